@@ -1,0 +1,44 @@
+#!/bin/bash
+# `make check`: unit tests, then end-to-end tests of bin/yurt as an
+# unprivileged user.  As root it first prepares the machine the way a real
+# site is (packages, a test user, /dev/fuse 0666, a delegated cgroup) and runs
+# everything user-facing as that user, never as root.
+set -euo pipefail
+build=${1:?usage: check.sh BUILD_DIR}
+top=$(cd "$(dirname "$0")/.." && pwd)
+user=${YURT_TEST_USER:-yurttest}
+
+# Runs the suites with "$@" in front (runuser...) and sums them up last.
+run_suites() {
+	local unit_dir=$1 yurt=$2 test_dir=$3 log status=0
+	shift 3
+	log=$(mktemp)
+	"$@" "$test_dir/run-unit.sh" "$unit_dir" | tee -a "$log" || status=1
+	"$@" "$test_dir/e2e/run.sh" "$yurt" | tee -a "$log" || status=1
+	sed -n 's/^\(unit\|e2e\): \([0-9]*\) passed, \([0-9]*\) failed$/\2 \3/p' "$log" |
+		awk '{p+=$1; f+=$2} END {printf "check: %d passed, %d failed\n", p, f}'
+	rm -f "$log"
+	return $status
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	run_suites "$top/$build/unit" "$top/bin/yurt" "$top/test"
+	exit
+fi
+
+"$top/test/deps.sh" build test
+id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+chmod 666 /dev/fuse
+# The checkout may sit where the test user cannot read (/root): test a copy.
+work=$(mktemp -d /tmp/yurt-check.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/unit"
+cp "$top/bin/yurt" "$work/bin/"
+cp "$top/$build"/unit/test_* "$work/unit/" 2>/dev/null || true
+cp -r "$top/test" "$top/examples" "$work/"
+chmod 755 "$work"
+chown -R "$user:" "$work"
+home=$(getent passwd "$user" | cut -d: -f6)
+run_suites "$work/unit" "$work/bin/yurt" "$work/test" \
+	runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" \
+	PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb
