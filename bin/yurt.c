@@ -46,6 +46,20 @@ static const char usage_run[] =
 	"      --clean-env               start from the image's environment and the\n"
 	"                                essentials (HOME USER TERM PATH SLURM_* PMI_*\n"
 	"                                PMIX_* OMPI_* HWLOC_*), not the host's\n"
+	"Tasks:\n"
+	"  -n, --ntasks N                start N copies of CMD in the one container;\n"
+	"                                each gets YURT_TASK_ID, YURT_LOCAL_ID, YURT_NTASKS\n"
+	"  -c, --cpus-per-task C         cores (or threads) for each task (default 1)\n"
+	"      --cpu-bind=[verbose,]TYPE none|threads|cores|sockets|ldoms|map_cpu:LIST|\n"
+	"                                mask_cpu:LIST, as srun (default: cores for\n"
+	"                                several tasks, none for one)\n"
+	"  -m, --distribution=block|cyclic  tasks over sockets (default cyclic)\n"
+	"      --mem-bind=local|none     bind memory to the tasks' NUMA domains\n"
+	"  -O, --overcommit              allow more tasks than cpus\n"
+	"      --cgroup=auto|require|off cpuset cgroups where delegated (default auto)\n"
+	"  -l, --label                   prefix output lines with the task id\n"
+	"  -K, --kill-on-bad-exit        end all tasks when one fails\n"
+	"      --dry-run                 print each task's cpus, start nothing\n"
 	"Identity and processes:\n"
 	"      --root                    be uid 0 inside (fake root), keep capabilities\n"
 	"      --pid                     new PID namespace, with yurt as its init\n"
@@ -60,7 +74,8 @@ static const char usage_run[] =
 
 enum {
 	OPT_ENV_FILE = 256, OPT_CLEAN_ENV, OPT_NO_CWD, OPT_NO_HOME, OPT_ROOT, OPT_PID,
-	OPT_WRITABLE_TMPFS, OPT_PRIVATE_TMP, OPT_SLURM,
+	OPT_WRITABLE_TMPFS, OPT_PRIVATE_TMP, OPT_SLURM, OPT_CPU_BIND, OPT_MEM_BIND, OPT_DRY_RUN,
+	OPT_CGROUP,
 };
 
 static const struct option run_options[] = {
@@ -76,6 +91,16 @@ static const struct option run_options[] = {
 	{ "writable-tmpfs", no_argument, NULL, OPT_WRITABLE_TMPFS },
 	{ "private-tmp", no_argument, NULL, OPT_PRIVATE_TMP },
 	{ "slurm", no_argument, NULL, OPT_SLURM },
+	{ "ntasks", required_argument, NULL, 'n' },
+	{ "cpus-per-task", required_argument, NULL, 'c' },
+	{ "cpu-bind", required_argument, NULL, OPT_CPU_BIND },
+	{ "distribution", required_argument, NULL, 'm' },
+	{ "mem-bind", required_argument, NULL, OPT_MEM_BIND },
+	{ "overcommit", no_argument, NULL, 'O' },
+	{ "label", no_argument, NULL, 'l' },
+	{ "kill-on-bad-exit", no_argument, NULL, 'K' },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -88,6 +113,18 @@ static int usage_error(struct yurt_err *err, const char *command)
 	return -1;
 }
 
+/* A count of at least 1, such as -n 4. */
+static int parse_count(unsigned *out, const char *option, const char *arg, struct yurt_err *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || n < 1 || n > 1000000 || arg[0] == '-')
+		return yurt_fail(err, 0, "%s %s: expected a whole number from 1 to 1000000", option, arg);
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int parse_run(struct yurt_request *req, int argc, char **argv, struct yurt_err *err)
 {
 	char cwd[PATH_MAX];
@@ -95,8 +132,37 @@ static int parse_run(struct yurt_request *req, int argc, char **argv, struct yur
 	if (!getcwd(cwd, sizeof cwd))
 		return yurt_fail(err, errno, "getcwd");
 	/* '+': options end at IMAGE, so CMD's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+:b:e:w:vqh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:b:e:w:n:c:m:OlKvqh", run_options, NULL)) != -1) {
 		switch (opt) {
+		case 'n':
+			if (parse_count(&req->binding.ntasks, "--ntasks", optarg, err))
+				return usage_error(err, "run");
+			break;
+		case 'c':
+			if (parse_count(&req->binding.cpus_per_task, "--cpus-per-task", optarg, err))
+				return usage_error(err, "run");
+			break;
+		case OPT_CPU_BIND:
+			if (yurt_cpu_bind_parse(&req->binding, optarg, err))
+				return usage_error(err, "run");
+			req->cpu_bind_given = true;
+			break;
+		case 'm':
+			if (yurt_distribution_parse(&req->binding.dist, optarg, err))
+				return usage_error(err, "run");
+			break;
+		case OPT_MEM_BIND:
+			if (yurt_mem_bind_parse(&req->binding, optarg, err))
+				return usage_error(err, "run");
+			break;
+		case OPT_CGROUP:
+			if (yurt_cgroup_mode_parse(&req->cgroup, optarg, err))
+				return usage_error(err, "run");
+			break;
+		case 'O': req->binding.overcommit = true; break;
+		case 'l': req->label = true; break;
+		case 'K': req->kill_on_bad_exit = true; break;
+		case OPT_DRY_RUN: req->dry_run = true; break;
 		case 'b':
 			if (yurt_request_add_bind(req, optarg, cwd, err))
 				return usage_error(err, "run");

@@ -8,6 +8,7 @@
 void yurt_request_init(struct yurt_request *req)
 {
 	memset(req, 0, sizeof *req);
+	yurt_binding_request_init(&req->binding);
 }
 
 void yurt_bind_free(struct yurt_bind *bind)
@@ -26,6 +27,7 @@ void yurt_request_free(struct yurt_request *req)
 	free(req->workdir);
 	yurt_strv_free(&req->env_sets);
 	yurt_strv_free(&req->env_files);
+	yurt_binding_request_free(&req->binding);
 	yurt_request_init(req);
 }
 

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "binding.h"
+#include "cgroup.h"
 #include "error.h"
 
 struct yurt_bind {
@@ -35,6 +37,14 @@ struct yurt_request {
 	bool writable_tmpfs;
 	bool private_tmp;
 	bool slurm;                  /* --slurm: MUNGE socket and Slurm config inside */
+
+	/* Tasks: -n copies of the command in the one container. */
+	struct yurt_binding_request binding;  /* -n, -c, --cpu-bind, --distribution... */
+	bool cpu_bind_given;         /* else: cores for several tasks, none for one */
+	enum yurt_cgroup_mode cgroup;
+	bool label;                  /* prefix output lines with the task id */
+	bool kill_on_bad_exit;       /* -K */
+	bool dry_run;                /* print the binding plan, start nothing */
 };
 
 void yurt_request_init(struct yurt_request *req);

@@ -1,241 +1,185 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <pwd.h>
-#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
 #include "cleanup.h"
-#include "env.h"
+#include "cgroup.h"
+#include "container.h"
+#include "cpulist.h"
 #include "exec.h"
-#include "image.h"
 #include "log.h"
-#include "munge.h"
 #include "ns.h"
-#include "passwd.h"
-#include "path.h"
-#include "plan.h"
-#include "rootfs.h"
 #include "run.h"
-#include "siteconf.h"
-#include "sqfs.h"
 #include "task.h"
+#include "topo.h"
 
-/* Everything a run holds, released in one place on every path. */
-struct run {
-	const struct yurt_request *req;
-	char *const *host_environ;
-	struct yurt_siteconf site;
-	struct yurt_image image;
-	struct yurt_plan plan;
-	struct yurt_rootfs fs;
-	struct yurt_fuse_server *server;
-	struct yurt_env user_env;  /* --env-file and -e, read before any namespace */
-	struct yurt_env env;
-	char cwd[PATH_MAX];
+/* A run: the container and how its tasks are placed. */
+struct launch {
+	struct yurt_container c;
+	unsigned ntasks;
+	hwloc_topology_t topology;        /* NULL when tasks are not bound */
+	struct yurt_binding_plan binding;
+	struct yurt_cgroup_job cgroup;
+	bool cgroups;                     /* tasks get cpuset cgroups */
+	struct yurt_task *tasks;
 };
 
-static void run_release(struct run *run)
+static void launch_release(struct launch *l)
 {
-	if (run->server)
-		yurt_fuse_server_stop(run->server);
-	yurt_env_free(&run->env);
-	yurt_env_free(&run->user_env);
-	yurt_rootfs_close(&run->fs);
-	yurt_plan_free(&run->plan);
-	yurt_image_release(&run->image);
-	yurt_siteconf_free(&run->site);
+	free(l->tasks);
+	if (l->cgroups)
+		yurt_cgroup_teardown(&l->cgroup);
+	yurt_binding_plan_free(&l->binding);
+	if (l->topology)
+		hwloc_topology_destroy(l->topology);
+	yurt_container_release(&l->c);
 }
 
-/* Setup is done: the server now lives as long as the mount. */
-static void detach_server(struct run *run)
+/* Several tasks are bound to cores unless --cpu-bind says otherwise; one task
+ * is left where it is. */
+static bool wants_binding(const struct yurt_request *req)
 {
-	if (run->server)
-		yurt_fuse_server_detach(run->server);
-	run->server = NULL;
+	return req->cpu_bind_given ? req->binding.bind != YURT_BIND_NONE : req->binding.ntasks > 1;
 }
 
-static int gather_host(struct run *run, struct yurt_host *host, struct yurt_err *err)
+static int plan_binding(struct launch *l, const struct yurt_request *req, struct yurt_err *err)
 {
-	const char *home = getenv("HOME");
-	if (!getcwd(run->cwd, sizeof run->cwd))
-		return yurt_fail(err, errno, "getcwd");
-	if (!home || home[0] != '/') {
-		struct passwd *pw = getpwuid(getuid());
-		home = pw ? pw->pw_dir : NULL;
-	}
-	const char *slurm_conf = getenv("SLURM_CONF");
-	*host = (struct yurt_host){
-		.uid = getuid(), .gid = getgid(), .home = home, .cwd = run->cwd,
-		.munge_socket = yurt_munge_default_socket(),
-		.slurm_conf = slurm_conf ? slurm_conf : "/etc/slurm/slurm.conf",
-	};
+	struct yurt_binding_request r = req->binding;
+	_cleanup_bitmap_ hwloc_cpuset_t allowed = hwloc_bitmap_alloc();
+	if (!req->cpu_bind_given && r.ntasks > 1)
+		r.bind = YURT_BIND_CORES;
+	if (!allowed)
+		return yurt_fail(err, ENOMEM, "binding");
+	if (yurt_topology_load(&l->topology, err) || yurt_allowed_cpus(l->topology, allowed, err) ||
+	    yurt_binding_plan(l->topology, allowed, &r, &l->binding, err))
+		return -1;
+	if (l->binding.cpus_per_task < r.cpus_per_task)
+		yurt_warn("--overcommit: %u cpus per task instead of %u", l->binding.cpus_per_task, r.cpus_per_task);
 	return 0;
 }
 
-/* Reads a whole file of the image, resolving its path inside the image. */
-static char *read_image_file(struct run *run, const char *path, struct yurt_err *err)
+/* Puts each task's cpus and memory nodes into its own cpuset cgroup, where
+ * the user has one delegated; else binding is by affinity alone. */
+static int setup_cgroups(struct launch *l, const struct yurt_request *req, struct yurt_err *err)
 {
-	_cleanup_free_ char *canonical = NULL;
-	size_t exists;
-	if (yurt_path_resolve(run->fs.img_fd, path, &canonical, &exists, err))
-		return NULL;
-	if (canonical[exists] != '\0')
-		return NULL;
-	_cleanup_close_ int fd = openat(run->fs.img_fd, canonical + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	_cleanup_fclose_ FILE *f = fdopen(fd, "r");
-	if (!f)
-		return NULL;
-	fd = -1;
-	char *text = NULL;
-	size_t size = 0;
-	FILE *mem = open_memstream(&text, &size);
-	if (!mem)
-		return NULL;
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		fwrite(buf, 1, n, mem);
-	fclose(mem);
-	return text;
-}
-
-static bool image_has_file(struct run *run, const char *path)
-{
-	struct yurt_err ignored;
-	_cleanup_free_ char *canonical = NULL;
-	size_t exists;
-	return !yurt_path_resolve(run->fs.img_fd, path, &canonical, &exists, &ignored) &&
-	       canonical[exists] == '\0';
-}
-
-static int write_stage_file(const char *name, const char *text, struct yurt_err *err)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/%s", YURT_STAGE_FILES, name);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return yurt_fail(err, errno, "create %s", path);
-	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len)
-		return yurt_fail(err, errno, "write %s", path);
-	return 0;
-}
-
-/* /etc/passwd and /etc/group that name the user inside, from the image's. */
-static int generate_identity_files(struct run *run, struct yurt_err *err)
-{
-	struct yurt_identity id;
-	if (yurt_identity_from_host(&id, getuid(), getgid(), run->req->fake_root, err))
-		return -1;
-	bool shell_in_image = image_has_file(run, id.shell);
-	_cleanup_free_ char *image_passwd = read_image_file(run, "/etc/passwd", err);
-	_cleanup_free_ char *image_group = read_image_file(run, "/etc/group", err);
-	_cleanup_free_ char *passwd = yurt_passwd_generate(image_passwd, &id, shell_in_image, err);
-	_cleanup_free_ char *group = passwd ? yurt_group_generate(image_group, &id, err) : NULL;
-	yurt_identity_free(&id);
-	if (!group)
-		return -1;
-	return write_stage_file("passwd", passwd, err) || write_stage_file("group", group, err) ? -1 : 0;
-}
-
-static int build_env(struct run *run, struct yurt_err *err)
-{
-	struct yurt_env image_env = { 0 };
-	int rc = yurt_env_load_image(&image_env, run->fs.img_fd, err);
-	if (!rc)
-		rc = yurt_env_build(&run->env, run->host_environ, &image_env, &run->user_env,
-				    run->req->clean_env, err);
-	yurt_env_free(&image_env);
-	return rc;
-}
-
-static int enter_workdir(struct run *run, struct yurt_err *err)
-{
-	const char *dir = run->plan.workdir;
-	if (!chdir(dir))
-		return 0;
-	if (run->plan.workdir_fallback) {
-		yurt_verbose("%s does not exist in the container: starting in /", dir);
-		return chdir("/") ? yurt_fail(err, errno, "chdir /") : 0;
-	}
-	return yurt_fail(err, errno, "workdir %s", dir);
-}
-
-/* Builds the container in this process's new namespaces, up to the point
- * where only the command is left to start. */
-static int setup_container(struct run *run, struct yurt_err *err)
-{
-	const struct yurt_request *req = run->req;
-	bool squashfs = run->image.type == YURT_IMAGE_SQUASHFS;
-
-	if (yurt_rootfs_open(&run->fs, &run->plan, squashfs ? NULL : run->image.path, err) ||
-	    yurt_rootfs_stage(&run->fs, err))
-		return -1;
-	if (squashfs) {
-		if (yurt_fuse_server_mount(run->server, YURT_STAGE_IMAGE, run->plan.uid, run->plan.gid, err) ||
-		    yurt_rootfs_open_image(&run->fs, err))
+	int rc = yurt_cgroup_start(&l->cgroup, req->cgroup, l->ntasks, err);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	l->cgroups = true;
+	for (unsigned i = 0; i < l->ntasks; i++) {
+		_cleanup_free_ char *cpus = yurt_cpulist_format(l->binding.tasks[i].cpus);
+		_cleanup_free_ char *mems = l->binding.tasks[i].mems ? yurt_cpulist_format(l->binding.tasks[i].mems) : NULL;
+		if (!cpus)
+			return yurt_fail(err, ENOMEM, "cgroup");
+		if (yurt_cgroup_task_configure(&l->cgroup, i, cpus, mems, err))
 			return -1;
-	} else if (yurt_rootfs_mount_dir_image(&run->fs, err)) {
-		return -1;
 	}
-	if (generate_identity_files(run, err) || build_env(run, err) ||
-	    yurt_rootfs_assemble(&run->fs, req->writable_tmpfs, err) ||
-	    yurt_rootfs_mount_all(&run->fs, err) || yurt_rootfs_pivot(&run->fs, err) ||
-	    enter_workdir(run, err))
-		return -1;
-	if (req->slurm && yurt_munge_check(yurt_munge_default_socket(), err))
-		return yurt_err_prefix(err, "--slurm");
+	yurt_verbose("binding with cpuset cgroups under %s", l->cgroup.dir);
 	return 0;
 }
 
-static int start_command(struct run *run, struct yurt_err *err)
+static int set_task_env(struct yurt_env *env, unsigned task, unsigned ntasks)
 {
-	if (yurt_caps_lock_down(run->req->fake_root, err))
-		return -1;
-	return yurt_exec(run->req->argv, run->env.v, err);
+	char id[16], n[16];
+	snprintf(id, sizeof id, "%u", task);
+	snprintf(n, sizeof n, "%u", ntasks);
+	return yurt_env_set(env, "YURT_TASK_ID", id) || yurt_env_set(env, "YURT_LOCAL_ID", id) ||
+	       yurt_env_set(env, "YURT_NTASKS", n);
 }
 
-/* PID 1 of the new PID namespace: builds the container, starts the command
- * as its child and reaps every orphan until the command ends. */
-static int pid_namespace_init(struct run *run, struct yurt_err *err)
+/* In the task's own process: its identity, cpus and privileges, then exec. */
+static int start_task(struct launch *l, unsigned task, struct yurt_err *err)
 {
-	sigset_t saved;
-	if (setup_container(run, err))
+	const struct yurt_request *req = l->c.req;
+	if (set_task_env(&l->c.env, task, l->ntasks))
+		return yurt_fail(err, errno, "task environment");
+	if (l->cgroups && yurt_cgroup_task_attach(&l->cgroup, task, getpid(), err))
 		return -1;
-	detach_server(run);
+	if (l->topology && yurt_binding_apply(l->topology, &l->binding, task, err))
+		return -1;
+	if (yurt_caps_lock_down(req->fake_root, err))
+		return -1;
+	return yurt_exec(req->argv, l->c.env.v, err);
+}
+
+static void task_main(struct launch *l, unsigned task, const sigset_t *saved, int out, int errfd)
+{
+	struct yurt_err err;
+	sigprocmask(SIG_SETMASK, saved, NULL);
+	if ((out >= 0 && dup2(out, 1) < 0) || (errfd >= 0 && dup2(errfd, 2) < 0))
+		_exit(YURT_EXIT_LAUNCH);
+	start_task(l, task, &err);
+	yurt_err_print(&err);
+	_exit(err.status);
+}
+
+/* Opens a pipe for a labelled stream: the task writes, the monitor reads. */
+static int label_pipe(struct yurt_task_stream *s, int to, int *write_end, struct yurt_err *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return yurt_fail(err, errno, "pipe");
+	*s = (struct yurt_task_stream){ .fd = p[0], .to = to };
+	*write_end = p[1];
+	return 0;
+}
+
+/* Forks every task, then waits for them all. */
+static int run_tasks(struct launch *l, struct yurt_err *err)
+{
+	const struct yurt_request *req = l->c.req;
+	sigset_t saved;
+	if (!(l->tasks = calloc(l->ntasks, sizeof *l->tasks)))
+		return yurt_fail(err, ENOMEM, "tasks");
 	if (yurt_signals_block(&saved, err))
 		return -1;
-	struct yurt_task task = { .pid = fork() };
-	if (task.pid < 0)
-		return yurt_fail(err, errno, "fork");
-	if (task.pid == 0) {
-		sigprocmask(SIG_SETMASK, &saved, NULL);
-		start_command(run, err);
-		yurt_err_print(err);
-		_exit(err->status);
+	if (l->topology && (l->binding.verbose || yurt_verbosity > 0))
+		yurt_binding_plan_print(stderr, &l->binding);
+	for (unsigned i = 0; i < l->ntasks; i++) {
+		struct yurt_task *t = &l->tasks[i];
+		int out = -1, errfd = -1;
+		t->out.fd = t->err.fd = -1;
+		if (req->label && (label_pipe(&t->out, 1, &out, err) || label_pipe(&t->err, 2, &errfd, err)))
+			return -1;
+		t->pid = fork();
+		if (t->pid < 0)
+			return yurt_fail(err, errno, "fork task %u", i);
+		if (t->pid == 0)
+			task_main(l, i, &saved, out, errfd);
+		if (out >= 0)
+			close(out), close(errfd);
 	}
-	if (yurt_tasks_wait(&task, 1, err))
+	struct yurt_wait_options opts = {
+		.label = req->label, .kill_on_bad_exit = req->kill_on_bad_exit, .report = l->ntasks > 1,
+	};
+	if (yurt_tasks_wait(l->tasks, l->ntasks, &opts, err))
 		return -1;
-	return yurt_exit_status(task.wait_status);
+	return yurt_tasks_status(l->tasks, l->ntasks);
+}
+
+/* PID 1 of the new PID namespace: builds the container, starts the tasks as
+ * its children and reaps every orphan until they end. */
+static int pid_namespace_init(struct launch *l, struct yurt_err *err)
+{
+	if (yurt_container_build(&l->c, err))
+		return -1;
+	yurt_container_detach_server(&l->c);
+	return run_tasks(l, err);
 }
 
 /* The launcher side of --pid: waits for the namespace's init, passing
  * signals on. */
-static int run_in_pid_namespace(struct run *run, struct yurt_err *err)
+static int run_in_pid_namespace(struct launch *l, struct yurt_err *err)
 {
 	sigset_t saved;
 	if (yurt_signals_block(&saved, err))
 		return -1;
-	struct yurt_task init = { .pid = fork() };
+	struct yurt_task init = { .pid = fork(), .out.fd = -1, .err.fd = -1 };
 	if (init.pid < 0)
 		return yurt_fail(err, errno, "fork");
 	if (init.pid == 0) {
@@ -245,56 +189,54 @@ static int run_in_pid_namespace(struct run *run, struct yurt_err *err)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL))
 			_exit(YURT_EXIT_LAUNCH);
 		sigprocmask(SIG_SETMASK, &saved, NULL);
-		int status = pid_namespace_init(run, err);
+		int status = pid_namespace_init(l, err);
 		if (status < 0) {
 			yurt_err_print(err);
 			status = err->status;
 		}
 		_exit(status);
 	}
-	if (yurt_tasks_wait(&init, 1, err))
-		return -1;
 	/* init reports its own failures; its status is the one to pass on. */
+	struct yurt_wait_options opts = { 0 };
+	if (yurt_tasks_wait(&init, 1, &opts, err))
+		return -1;
 	return yurt_exit_status(init.wait_status);
-}
-
-static int prepare(struct run *run, struct yurt_err *err)
-{
-	const struct yurt_request *req = run->req;
-	struct yurt_host host;
-	if (yurt_siteconf_load(&run->site, YURT_SITECONF_FILE, err) ||
-	    gather_host(run, &host, err) ||
-	    yurt_plan_build(&run->plan, req, &host, &run->site, err) ||
-	    yurt_env_user(&run->user_env, run->host_environ, req, err) ||
-	    yurt_image_open(&run->image, req->image, err))
-		return -1;
-	if (!yurt_siteconf_image_allowed(&run->site, run->image.path)) {
-		yurt_fail(err, 0, "image %s: not under a directory this site allows", run->image.path);
-		yurt_err_hint(err, "see allow-images in %s", YURT_SITECONF_FILE);
-		return -1;
-	}
-	if (run->image.type == YURT_IMAGE_SQUASHFS &&
-	    yurt_fuse_server_start(&run->server, &run->image, err))
-		return -1;
-	return 0;
 }
 
 int yurt_run(const struct yurt_request *req, char *const *host_environ, struct yurt_err *err)
 {
-	struct run run = { .req = req, .host_environ = host_environ };
+	struct launch l = { .ntasks = req->binding.ntasks };
 	int status = -1;
 
-	if (prepare(&run, err) || yurt_ns_enter(run.plan.uid, run.plan.gid, req->pid_ns, err))
+	if (wants_binding(req) && plan_binding(&l, req, err))
 		goto out;
-	if (req->pid_ns) {
-		status = run_in_pid_namespace(&run, err);
+	if (req->dry_run) {
+		if (l.topology)
+			yurt_binding_plan_print(stdout, &l.binding);
+		status = 0;
 		goto out;
 	}
-	if (setup_container(&run, err))
+	if (l.topology && l.binding.bind_cpus && setup_cgroups(&l, req, err))
 		goto out;
-	detach_server(&run);
-	start_command(&run, err);
+	if (yurt_container_prepare(&l.c, req, host_environ, err) ||
+	    yurt_ns_enter(l.c.plan.uid, l.c.plan.gid, req->pid_ns, err))
+		goto out;
+	if (req->pid_ns) {
+		status = run_in_pid_namespace(&l, err);
+		goto out;
+	}
+	if (yurt_container_build(&l.c, err))
+		goto out;
+	yurt_container_detach_server(&l.c);
+	/* One plain task needs no monitor: this process becomes the command. */
+	if (l.ntasks == 1 && !req->label && !l.cgroups) {
+		if (l.topology && (l.binding.verbose || yurt_verbosity > 0))
+			yurt_binding_plan_print(stderr, &l.binding);
+		start_task(&l, 0, err);
+		goto out;
+	}
+	status = run_tasks(&l, err);
 out:
-	run_release(&run);
+	launch_release(&l);
 	return status;
 }

@@ -50,11 +50,26 @@ node_names() {
 	for ((i = 1; i <= NODES; i++)); do echo "yurt$i"; done
 }
 
-pid_alive() {   # pid_alive PIDFILE: true when the file names a live process
-	local pid
+# A zombie counts as gone: init here reaps daemonized processes only after a
+# few seconds, and kill -0 succeeds on a zombie.
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# pid_alive PIDFILE: true when the file names a live process of the daemon the
+# file is named for (munged.pid, slurmctld.pid, slurmd-NODE.pid), so a
+# recycled pid is never taken for ours.
+pid_alive() {
+	local pid name comm
 	[[ -s $1 ]] || return 1
 	pid=$(<"$1")
-	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+	[[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
+	name=$(basename "$1" .pid)
+	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+	[[ $comm == "${name%%-*}"* ]]
 }
 
 print_env() {
@@ -252,52 +267,81 @@ cmd_start() {
 	print_env
 }
 
-# Stops a daemon by its pid file: TERM, then KILL after a grace period.
-stop_pidfile() {
-	local file=$1 pid t
-	pid_alive "$file" || return 0
-	pid=$(<"$file")
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((t = 0; t < 50; t++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	say "pid $pid ($file) ignored SIGTERM; killing it"
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
-# slurmstepd outlives slurmd; ours are those holding a socket in our spool.
+# slurmstepd outlives slurmd; ours are those holding files in our run dir
+# (their log, their socket in the spool).
 stepd_pids() {
 	local p exe
 	for p in /proc/[0-9]*; do
 		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		[[ $exe == */slurmstepd ]] || continue
-		if ls -l "$p/fd" 2>/dev/null | grep -qF -- "$DIR/spool/"; then
+		[[ $exe == */slurmstepd* ]] || continue   # Debian: slurmstepd-wlm
+		if ls -l "$p/fd" 2>/dev/null | grep -qF -- "$DIR/"; then
 			echo "${p#/proc/}"
 		fi
 	done
 }
 
+# A process and everything below it.
+process_tree() {
+	local child
+	echo "$1"
+	for child in $(pgrep -P "$1"); do
+		process_tree "$child"
+	done
+}
+
+any_alive() {
+	local pid
+	for pid in "$@"; do
+		alive "$pid" && return 0
+	done
+	return 1
+}
+
+# Stops daemons by their pid files, all at once since each takes a second or
+# two to notice SIGTERM: TERM, then KILL what is left after 10 s.
+stop_pidfiles() {
+	local file pids=() pid t
+	for file in "$@"; do
+		pid_alive "$file" && pids+=("$(<"$file")")
+	done
+	((${#pids[@]})) || return 0
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	for ((t = 0; t < 100; t++)); do
+		any_alive "${pids[@]}" || return 0
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do
+		alive "$pid" || continue
+		say "pid $pid ignored SIGTERM; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
 cmd_stop() {
-	local node pid
+	local node pid t pidfiles=()
 	[[ -n $DIR && $DIR != / ]] || die "refusing to use YURT_SLURM_DIR=$DIR"
 	if [[ ! -e $DIR ]]; then
 		say "not running ($DIR absent)"
 		return 0
 	fi
 	[[ -e $MARKER ]] || die "$DIR has no $(basename "$MARKER") marker; not removing it"
-	# Cancel jobs while slurmctld can still tell the nodes to kill the steps.
-	if pid_alive "$RUN/slurmctld.pid"; then
+	# Cancel jobs while slurmctld can still tell the nodes to end the steps,
+	# and give the steps KillWait (5 s) and a little to go.
+	if pid_alive "$RUN/slurmctld.pid" && [[ -n $(squeue -h -o %i 2>/dev/null) ]]; then
 		squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+		for ((t = 0; t < 80; t++)); do
+			[[ -z $(stepd_pids) ]] && break
+			sleep 0.1
+		done
 	fi
-	for node in $(node_names) $(cd "$RUN" 2>/dev/null && ls slurmd-*.pid 2>/dev/null | sed 's/^slurmd-//; s/\.pid$//'); do
-		stop_pidfile "$RUN/slurmd-$node.pid"
-	done
+	# Whatever is still there (slurmctld dead, a step stuck) goes with its tasks.
 	for pid in $(stepd_pids); do
-		kill -KILL "$pid" 2>/dev/null || true
+		kill -KILL $(process_tree "$pid") 2>/dev/null || true
 	done
-	stop_pidfile "$RUN/slurmctld.pid"
-	stop_pidfile "$RUN/munged.pid"
+	for node in $(node_names) $(cd "$RUN" 2>/dev/null && ls slurmd-*.pid 2>/dev/null | sed 's/^slurmd-//; s/\.pid$//'); do
+		pidfiles+=("$RUN/slurmd-$node.pid")
+	done
+	stop_pidfiles "${pidfiles[@]}" "$RUN/slurmctld.pid" "$RUN/munged.pid"
 	rm -rf -- "$DIR"
 	say "stopped; removed $DIR"
 }
