@@ -82,7 +82,7 @@ demo:
 check:
 	@test/deps.sh build test
 	@$(MAKE) --no-print-directory check-build
-	@test/check.sh $(BUILD)
+	@test/check.sh $(BUILD) $(sysconfdir)
 
 check-build: bin/yurt plugin $(UNIT_BINS)
 

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "cpulist.h"
 #include "log.h"
 #include "request.h"
 #include "run.h"
+#include "topo.h"
 
 extern char **environ;
 
@@ -21,6 +23,7 @@ static const char usage_main[] =
 	"\n"
 	"Commands:\n"
 	"  run [OPTIONS] IMAGE [--] CMD [ARG...]   run CMD in a container of IMAGE\n"
+	"  topology                                summarise this node's CPUs for binding\n"
 	"  help [COMMAND]                          show help\n"
 	"  version                                 show the version\n"
 	"\n"
@@ -232,6 +235,21 @@ static int cmd_run(int argc, char **argv, struct yurt_err *err)
 	return status;
 }
 
+static int cmd_topology(struct yurt_err *err)
+{
+	hwloc_topology_t topology;
+	_cleanup_bitmap_ hwloc_cpuset_t allowed = hwloc_bitmap_alloc();
+	if (!allowed)
+		return yurt_fail(err, ENOMEM, "topology");
+	if (yurt_topology_load(&topology, err))
+		return -1;
+	int rc = yurt_allowed_cpus(topology, allowed, err);
+	if (!rc)
+		yurt_topology_print(stdout, topology, allowed);
+	hwloc_topology_destroy(topology);
+	return rc;
+}
+
 static int cmd_help(int argc, char **argv, struct yurt_err *err)
 {
 	if (argc < 2) {
@@ -266,6 +284,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(command, "run"))
 		status = cmd_run(argc - 1, argv + 1, &err);
+	else if (!strcmp(command, "topology"))
+		status = cmd_topology(&err);
 	else if (!strcmp(command, "help"))
 		status = cmd_help(argc - 1, argv + 1, &err);
 	else {

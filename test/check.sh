@@ -4,7 +4,8 @@
 # site is (packages, a test user, /dev/fuse 0666, a delegated cgroup) and runs
 # everything user-facing as that user, never as root.
 set -euo pipefail
-build=${1:?usage: check.sh BUILD_DIR}
+build=${1:?usage: check.sh BUILD_DIR [SYSCONFDIR]}
+sysconfdir=${2:-/usr/local/etc}
 top=$(cd "$(dirname "$0")/.." && pwd)
 user=${YURT_TEST_USER:-yurttest}
 
@@ -39,6 +40,31 @@ cp -r "$top/test" "$top/examples" "$work/"
 chmod 755 "$work"
 chown -R "$user:" "$work"
 home=$(getent passwd "$user" | cut -d: -f6)
+as_user=(runuser -u "$user" --)
+# A delegated cpuset cgroup, as a site or Slurm gives one, for the cgroup tests.
+cgroup_setup="$work/test/e2e/cgroup-setup.sh"
+if cgroup_dir=$("$cgroup_setup" create "$user" 2>/dev/null | sed -n 's/^cgroup v[12]: \([^ ]*\).*/\1/p' | head -n 1) &&
+	[ -n "$cgroup_dir" ]; then
+	as_user=("$cgroup_setup" exec "$user" --)
+	trap 'rm -rf "$work"; "$cgroup_setup" remove "$user" 2>/dev/null || true' EXIT
+fi
+# A site file, as an administrator writes one, unless the machine has its own.
+site_conf=$sysconfdir/yurt/yurt.conf
+site_env=
+if [ ! -e "$site_conf" ]; then
+	mkdir -p "$work/site-data" "$(dirname "$site_conf")"
+	echo "from the site" > "$work/site-data/motd"
+	chown -R "$user:" "$work/site-data"
+	cat > "$site_conf" <<SITE
+# written by yurt's make check; removed when it ends
+bind = $work/site-data:/site:ro
+bind-if-exists = /nonexistent-yurt-site:/site-missing
+max-tasks = 100
+allow-images = /tmp
+SITE
+	site_env=$site_conf
+	trap 'rm -rf "$work"; rm -f "$site_conf"; "$cgroup_setup" remove "$user" 2>/dev/null || true' EXIT
+fi
 run_suites "$work/unit" "$work/bin/yurt" "$work/test" \
-	runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" \
-	PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb
+	"${as_user[@]}" env -i HOME="$home" USER="$user" LOGNAME="$user" \
+	PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb YURT_TEST_CGROUP="$cgroup_dir" YURT_TEST_SITE="$site_env"

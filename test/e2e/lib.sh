@@ -7,7 +7,7 @@ build_images() {
 	"$E2E/../../examples/images/busybox.sh" "$T/bare" "$T/bare.sqfs"
 	# full: has every default mount point, so no overlay is needed.
 	cp -a "$T/bare" "$T/full"
-	mkdir -p "$T/full/"{proc,dev,sys,tmp,home,root,run,mnt}
+	mkdir -p "$T/full/"{proc,dev,sys,tmp,home,root,run,mnt,site}
 	touch "$T/full/etc/resolv.conf" "$T/full/etc/hosts"
 	# hostile: symlinks that try to lead mounts out of the image, a setuid
 	# binary, a non-executable file, Charliecloud's environment file.
@@ -52,15 +52,19 @@ expect_launch_error() {
 	grep -q "^yurt: error: .*$pattern" "$T/stderr" || fail "stderr '$(cat "$T/stderr")' lacks '$pattern'"
 }
 
+# Our live yurt processes (a FUSE server's zombie waits for init to reap it).
+yurt_procs() {
+	ps -u "$(id -u)" -o pid=,stat=,comm=,args= |
+		awk -v name="$(basename "$YURT" | cut -c1-15)" '$3 == name && $2 !~ /^Z/'
+}
+
 # No yurt process of ours and no FUSE mount left on the host.
 expect_nothing_left() {
 	local i
-	local name
-	name=$(basename "$YURT" | cut -c1-15)
 	for i in $(seq 50); do
-		pgrep -u "$(id -u)" -x "$name" >/dev/null || break
+		[ -z "$(yurt_procs)" ] && break
 		sleep 0.1
 	done
-	! pgrep -u "$(id -u)" -a -x "$name" || fail "yurt processes left behind"
+	[ -z "$(yurt_procs)" ] || fail "yurt processes left behind: $(yurt_procs)"
 	! grep -E 'fuse|yurt' /proc/self/mountinfo || fail "mounts left behind"
 }

@@ -239,3 +239,14 @@ test_kill_9_leaves_nothing_behind() {
 		! pgrep -u "$(id -u)" -x sleep || fail "sleep survived ($mode)"
 	done
 }
+
+test_site_configuration() {
+	[ -n "${YURT_TEST_SITE:-}" ] || { echo "skip: no site file (make check as root writes one)"; return 0; }
+	expect_eq "site bind" "from the site" "$("$YURT" run "$T/bare.sqfs" cat /site/motd)"
+	expect_status 1 "$YURT" run "$T/bare.sqfs" test -e /site-missing
+	expect_status 1 "$YURT" run "$T/bare.sqfs" sh -c 'echo x > /site/motd'
+	expect_launch_error "this site allows at most 100 tasks" "$YURT" run -n 101 -O "$T/bare.sqfs" true
+	cp "$T/bare.sqfs" "$HOME/outside.sqfs"
+	expect_launch_error "not under a directory this site allows" "$YURT" run "$HOME/outside.sqfs" true
+	rm -f "$HOME/outside.sqfs"
+}

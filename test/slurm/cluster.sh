@@ -18,19 +18,22 @@
 #   YURT_SLURM_NODES    number of slurmd nodes, at least 2 (default 2)
 #   YURT_SLURM_PORT     slurmctld port; slurmd N listens on PORT+N (default 17817)
 #   YURT_SLURM_TIMEOUT  seconds to wait for the nodes to be idle (default 60)
-#   YURT_SLURM_PROCTRACK  proctrack plugin (default proctrack/linuxproc)
+#   YURT_SLURM_PROCTRACK  proctrack plugin (default proctrack/linuxproc; proctrack/cgroup works)
+#   YURT_SLURM_TASK     task plugins (default task/affinity; task/cgroup,task/affinity works)
 #   YURT_SPANK_PLUGIN   SPANK plugin .so to load (a `required` plugstack line)
 #   YURT_SPANK_ARGS     arguments for that plugstack line
 #
 # stdout carries only the exports, so `eval "$(cluster.sh start)"` works;
 # progress and errors go to stderr.
 set -euo pipefail
+umask 022   # the test user must reach the spool, tmp and munge directories
 
 DIR=${YURT_SLURM_DIR:-/tmp/yurt-slurm}
 NODES=${YURT_SLURM_NODES:-2}
 PORT=${YURT_SLURM_PORT:-17817}
 TIMEOUT=${YURT_SLURM_TIMEOUT:-60}
 PROCTRACK=${YURT_SLURM_PROCTRACK:-proctrack/linuxproc}
+TASK=${YURT_SLURM_TASK:-task/affinity}
 
 ETC=$DIR/etc
 CONF=$ETC/slurm.conf
@@ -39,6 +42,12 @@ MUNGE_SOCKET=$MUNGE_DIR/munge.socket.2
 RUN=$DIR/run
 LOG=$DIR/log
 MARKER=$DIR/.yurt-slurm   # stop only removes a directory that carries this
+
+# What start was asked for; a running cluster started differently is restarted,
+# and status and stop use the node count it was started with.
+CONFIG="nodes=$NODES port=$PORT proctrack=$PROCTRACK task=$TASK"
+RUNNING_CONFIG=$(cat "$MARKER" 2>/dev/null || true)
+RUNNING_NODES=$(sed -n 's/^nodes=\([0-9]*\) .*/\1/p' <<<"$RUNNING_CONFIG")
 
 export SLURM_CONF=$CONF
 
@@ -85,7 +94,9 @@ check_prereqs() {
 	for b in munged mungekey slurmctld slurmd srun sinfo scontrol; do
 		command -v "$b" >/dev/null || die "$b not found; run test/slurm/deps.sh"
 	done
-	[[ $NODES =~ ^[0-9]+$ ]] && ((NODES >= 2)) || die "YURT_SLURM_NODES must be 2 or more"
+	if ! [[ $NODES =~ ^[0-9]+$ ]] || ((NODES < 2)); then
+		die "YURT_SLURM_NODES must be 2 or more"
+	fi
 	# munged refuses a socket directory that others can write to; the run
 	# directory must also be reachable by the unprivileged test user.
 	[[ $DIR == /* ]] || die "YURT_SLURM_DIR must be an absolute path: $DIR"
@@ -143,9 +154,12 @@ SlurmdPidFile=$RUN/slurmd-%n.pid
 SlurmdLogFile=$LOG/slurmd-%n.log
 SlurmdDebug=info
 PlugStackConfig=$ETC/plugstack.conf
+# Per node, or the two nodes' mpi/pmix step daemons both create
+# /tmp/spmix_appdir_UID_JOB.STEP and the second fails.
+TmpFS=$DIR/tmp/%n
 
 ProctrackType=$PROCTRACK
-TaskPlugin=task/affinity
+TaskPlugin=$TASK
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=pmi2
@@ -175,6 +189,10 @@ EOF
 	# job still needs srun --overcommit.
 	echo "PartitionName=debug Nodes=yurt[1-$NODES] Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4" >> "$CONF"
 	chmod 0644 "$CONF"
+	# Read by proctrack/cgroup and task/cgroup only; this machine mounts
+	# cgroup v1 controllers under /sys/fs/cgroup (cgroup2 at .../unified).
+	printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\n' > "$ETC/cgroup.conf"
+	chmod 0644 "$ETC/cgroup.conf"
 }
 
 start_munged() {
@@ -200,7 +218,8 @@ start_slurm() {
 	slurmctld -c -f "$CONF" || fail_start "slurmctld did not start"
 	local node
 	for node in $(node_names); do
-		mkdir -p "$DIR/spool/$node"
+		mkdir -p "$DIR/spool/$node" "$DIR/tmp/$node"
+		chmod 1777 "$DIR/tmp/$node"
 		slurmd -N "$node" -f "$CONF" || fail_start "slurmd -N $node did not start"
 	done
 }
@@ -209,6 +228,7 @@ start_slurm() {
 wait_idle() {
 	local t states
 	for ((t = 0; t < TIMEOUT * 2; t++)); do
+		cluster_up || fail_start "a daemon exited during start-up; $(cmd_status 2>&1 | grep 'not running' | paste -sd, -)"
 		states=$(sinfo -h -N -o '%N %t' 2>/dev/null | sort -u || true)
 		if [[ $(grep -c ' idle$' <<<"$states") -eq $NODES ]]; then
 			return 0
@@ -228,7 +248,8 @@ fail_start() {
 		echo "----- tail of $f" >&2
 		tail -n 20 "$f" >&2
 	done
-	say "logs kept in $LOG; run '$0 stop' to clean up"
+	stop_daemons
+	say "daemons stopped; logs kept in $LOG until '$0 stop' or the next start"
 	exit 1
 }
 
@@ -243,18 +264,18 @@ cluster_up() {
 cmd_start() {
 	check_prereqs
 	if [[ -e $MARKER ]]; then
-		if cluster_up; then
+		if [[ $RUNNING_CONFIG == "$CONFIG" ]] && cluster_up; then
 			say "already running in $DIR"
 			write_plugstack
 			print_env
 			return 0
 		fi
-		say "stale or partial cluster in $DIR; stopping it first"
+		say "stale, partial or differently configured cluster in $DIR; stopping it first"
 		cmd_stop
 	fi
 	[[ ! -e $DIR ]] || [[ -z $(ls -A "$DIR") ]] || die "$DIR exists and is not a yurt-slurm run dir; remove it or set YURT_SLURM_DIR"
 	mkdir -p "$DIR"
-	touch "$MARKER"
+	echo "$CONFIG" > "$MARKER"
 	chmod 0755 "$DIR"
 	mkdir -p "$ETC" "$RUN" "$LOG" "$DIR/ctld" "$DIR/spool"
 	chmod 0755 "$ETC" "$RUN" "$LOG"
@@ -270,13 +291,16 @@ cmd_start() {
 # slurmstepd outlives slurmd; ours are those holding files in our run dir
 # (their log, their socket in the spool).
 stepd_pids() {
-	local p exe
+	local p exe fd
 	for p in /proc/[0-9]*; do
 		exe=$(readlink "$p/exe" 2>/dev/null) || continue
 		[[ $exe == */slurmstepd* ]] || continue   # Debian: slurmstepd-wlm
-		if ls -l "$p/fd" 2>/dev/null | grep -qF -- "$DIR/"; then
-			echo "${p#/proc/}"
-		fi
+		for fd in "$p"/fd/*; do
+			if [[ $(readlink "$fd" 2>/dev/null) == "$DIR/"* ]]; then
+				echo "${p#/proc/}"
+				break
+			fi
+		done
 	done
 }
 
@@ -317,14 +341,8 @@ stop_pidfiles() {
 	done
 }
 
-cmd_stop() {
-	local node pid t pidfiles=()
-	[[ -n $DIR && $DIR != / ]] || die "refusing to use YURT_SLURM_DIR=$DIR"
-	if [[ ! -e $DIR ]]; then
-		say "not running ($DIR absent)"
-		return 0
-	fi
-	[[ -e $MARKER ]] || die "$DIR has no $(basename "$MARKER") marker; not removing it"
+stop_daemons() {
+	local node pid t file pidfiles=()
 	# Cancel jobs while slurmctld can still tell the nodes to end the steps,
 	# and give the steps KillWait (5 s) and a little to go.
 	if pid_alive "$RUN/slurmctld.pid" && [[ -n $(squeue -h -o %i 2>/dev/null) ]]; then
@@ -335,13 +353,33 @@ cmd_stop() {
 		done
 	fi
 	# Whatever is still there (slurmctld dead, a step stuck) goes with its tasks.
+	local tree
 	for pid in $(stepd_pids); do
-		kill -KILL $(process_tree "$pid") 2>/dev/null || true
+		mapfile -t tree < <(process_tree "$pid")
+		kill -KILL "${tree[@]}" 2>/dev/null || true
 	done
-	for node in $(node_names) $(cd "$RUN" 2>/dev/null && ls slurmd-*.pid 2>/dev/null | sed 's/^slurmd-//; s/\.pid$//'); do
-		pidfiles+=("$RUN/slurmd-$node.pid")
+	# Every slurmd pid file, also those of nodes a different YURT_SLURM_NODES made.
+	for file in "$RUN"/slurmd-*.pid; do
+		[[ -e $file ]] && pidfiles+=("$file")
 	done
 	stop_pidfiles "${pidfiles[@]}" "$RUN/slurmctld.pid" "$RUN/munged.pid"
+	# proctrack/cgroup and task/cgroup leave each node's empty cgroup tree
+	# (/sys/fs/cgroup/CONTROLLER/slurm_NODE) behind.
+	for file in "${pidfiles[@]}"; do
+		node=${file##*/slurmd-}
+		node=${node%.pid}
+		find /sys/fs/cgroup/*/"slurm_$node" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	done
+}
+
+cmd_stop() {
+	[[ -n $DIR && $DIR != / ]] || die "refusing to use YURT_SLURM_DIR=$DIR"
+	if [[ ! -e $DIR ]]; then
+		say "not running ($DIR absent)"
+		return 0
+	fi
+	[[ -e $MARKER ]] || die "$DIR has no $(basename "$MARKER") marker; not removing it"
+	stop_daemons
 	rm -rf -- "$DIR"
 	say "stopped; removed $DIR"
 }
@@ -365,6 +403,9 @@ cmd_status() {
 	return 1
 }
 
+case ${1:-} in
+status | stop) NODES=${RUNNING_NODES:-$NODES} ;;
+esac
 case ${1:-} in
 start) cmd_start ;;
 stop) cmd_stop ;;

@@ -10,6 +10,7 @@ PACKAGES=(
 	slurm-wlm-basic-plugins             # proctrack, task/affinity, mpi/pmi2, cons_tres
 	libslurm-dev                        # slurm/spank.h for the SPANK plugin
 	mpich libmpich-dev                  # mpicc + libmpich (ch4:ucx) for srun --mpi=pmi2
+	libpmix-dev                         # libpmix.so, which Slurm's mpi/pmix dlopens
 	libcriterion-dev pkg-config gcc make
 )
 

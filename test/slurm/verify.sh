@@ -23,7 +23,7 @@ id "$TEST_USER" >/dev/null 2>&1 || useradd -m "$TEST_USER"
 USER_HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)
 WORK=$(runuser -u "$TEST_USER" -- mktemp -d "$USER_HOME/yurt-slurm-verify.XXXXXX")
 trap 'rm -rf -- "$WORK"' EXIT
-cd "$WORK"
+cd "$WORK" || exit 2
 
 as_user() { runuser -u "$TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"; }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -194,6 +195,8 @@ static struct launcher launch(void (*body)(int pid_fd, void *arg), void *arg)
 	l.pid = fork();
 	cr_assert_geq(l.pid, 0);
 	if (l.pid == 0) {
+		/* Never outlive the test, even when it times out. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		report_fd = report[1];
 		body(pids[1], arg);
 		_exit(0);
@@ -360,16 +363,18 @@ Test(sqfs, serves_across_exec)
  * and so the FUSE connection, alive: the server must still go. */
 static void killed_launcher(int pid_fd, void *arg)
 {
-	int hold = *(int *)arg;
+	int *hold = arg;
 	struct yurt_fuse_server *srv = start_server(pid_fd);
 	char byte;
 
+	close(hold[1]);
 	enter_container();
 	mount_root(srv);
 	yurt_fuse_server_detach(srv);
 	if (fork() == 0) {
-		/* Stays in the namespace until the test closes its end. */
-		while (read(hold, &byte, 1) < 0 && errno == EINTR)
+		/* Stays in the namespace until the test closes its end of hold. */
+		close(report_fd);
+		while (read(hold[0], &byte, 1) < 0 && errno == EINTR)
 			;
 		_exit(0);
 	}
@@ -384,10 +389,7 @@ Test(sqfs, dies_with_the_launcher)
 	char byte;
 
 	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	/* The namespace holder inherits hold[0] only. */
-	int flags = fcntl(hold[0], F_GETFD);
-	fcntl(hold[0], F_SETFD, flags & ~FD_CLOEXEC);
-	struct launcher l = launch(killed_launcher, &hold[0]);
+	struct launcher l = launch(killed_launcher, hold);
 	close(hold[0]);
 	if (read(l.report, &byte, 1) != 0)
 		finish(&l, 0);   /* it failed before mounting: report that */
@@ -399,73 +401,159 @@ Test(sqfs, dies_with_the_launcher)
 
 /* The signals a job gets (Ctrl-C reaches the whole foreground process
  * group; Slurm signals the step) must not end the server. */
+struct sync {
+	int ready[2];   /* launcher -> test: mounted */
+	int go[2];      /* test -> launcher: carry on */
+};
+
 static void signalled(int pid_fd, void *arg)
 {
-	int go = *(int *)arg;
+	struct sync *sync = arg;
 	struct yurt_fuse_server *srv = start_server(pid_fd);
 	char byte;
 
 	enter_container();
 	mount_root(srv);
 	yurt_fuse_server_detach(srv);
-	CHECK(read(go, &byte, 1) == 1, "wait for the test");
+	/* A request the server answers from its loop, so its setup is over. */
+	expect_errno("etc", 0);
+	CHECK(write(sync->ready[1], "", 1) == 1, "tell the test");
+	CHECK(read(sync->go[0], &byte, 1) == 1, "wait for the test");
 	expect_errno("etc/motd", 0);
 	expect_errno("bin/blob", 0);
+}
+
+/* The server keeps nothing of the launcher's: no terminal or pipe, no cwd,
+ * not its session (job-control signals go to the session's groups). */
+static void expect_isolated(pid_t pid)
+{
+	char dir[64], path[PATH_MAX], target[PATH_MAX];
+
+	cr_expect_neq(getsid(pid), getsid(0), "server shares our session");
+	snprintf(path, sizeof path, "/proc/%d/cwd", (int)pid);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	cr_assert_gt(n, 0);
+	target[n] = '\0';
+	cr_expect_str_eq(target, "/");
+
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		n = readlink(path, target, sizeof target - 1);
+		cr_assert_gt(n, 0);
+		target[n] = '\0';
+		if (atoi(e->d_name) <= 2)
+			cr_expect_str_eq(target, "/dev/null", "fd %s", e->d_name);
+		else
+			cr_expect(strcmp(target, "/dev/fuse") == 0 || strcmp(target, img.path) == 0 ||
+			          strcmp(target, "anon_inode:[pidfd]") == 0,
+			          "server holds fd %s: %s", e->d_name, target);
+	}
+	closedir(d);
 }
 
 Test(sqfs, ignores_job_signals)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE,
 	                           SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGWINCH};
-	int go[2];
+	struct sync sync;
+	char byte;
 
-	cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
-	struct launcher l = launch(signalled, &go[0]);
-	close(go[0]);
+	cr_assert_eq(pipe2(sync.ready, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(sync.go, O_CLOEXEC), 0);
+	struct launcher l = launch(signalled, &sync);
+	close(sync.ready[1]);
+	close(sync.go[0]);
+	if (read(sync.ready[0], &byte, 1) != 1)
+		finish(&l, 0);   /* it failed before mounting: report that */
 	cr_assert_geq(l.server, 0);
-	cr_expect_neq(getsid(l.server_pid), getsid(0), "server shares our session");
+	expect_isolated(l.server_pid);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		cr_assert_eq(pidfd_send_signal(l.server, sigs[i], NULL, 0), 0);
 	struct pollfd p = {.fd = l.server, .events = POLLIN};
 	cr_expect_eq(poll(&p, 1, 200), 0, "server died of a signal");
-	cr_assert_eq(write(go[1], "", 1), 1);
-	close(go[1]);
+	cr_assert_eq(write(sync.go[1], "", 1), 1);
+	close(sync.go[1]);
+	close(sync.ready[0]);
 	finish(&l, 0);
 	expect_server_gone(&l);
 }
 
-/* Before any mount: stop kills the server, detach lets it exit by itself. */
+/* Before any mount: stop kills the server, detach lets it exit by itself,
+ * and so does the launcher's death even while a forked copy of the launcher
+ * (holding the handle's socket) lives on. */
+enum ending { STOP, DETACH, DIE };
+
+struct ending_arg {
+	enum ending how;
+	int hold[2];    /* DIE: the copy lives until the test closes hold[1] */
+};
+
 static void start_then(int pid_fd, void *arg)
 {
+	struct ending_arg *a = arg;
 	struct yurt_fuse_server *srv = start_server(pid_fd);
-	int stop = *(int *)arg;
-	if (stop)
+	char byte;
+
+	close(a->hold[1]);
+	switch (a->how) {
+	case STOP:
 		yurt_fuse_server_stop(srv);
-	else
+		break;
+	case DETACH:
 		yurt_fuse_server_detach(srv);
-	/* Outlive the server, so only stop or detach can have ended it. */
-	pause();
+		break;
+	case DIE:
+		if (fork() == 0) {
+			close(report_fd);
+			while (read(a->hold[0], &byte, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+		close(report_fd);   /* tells the test the copy exists */
+		break;
+	}
+	pause();   /* outlive the server: only stop, detach or our death may end it */
 }
 
-static void unmounted_server_ends(int stop)
+static void unmounted_server_ends(enum ending how)
 {
-	struct launcher l = launch(start_then, &stop);
+	struct ending_arg a = {.how = how};
+	cr_assert_eq(pipe2(a.hold, O_CLOEXEC), 0);
+	struct launcher l = launch(start_then, &a);
+	close(a.hold[0]);
 	cr_assert_geq(l.server, 0, "launcher failed");
 	struct pollfd p = {.fd = l.server, .events = POLLIN};
-	cr_expect_eq(poll(&p, 1, 10000), 1, "FUSE server %d still running", l.server_pid);
+	char byte;
+	if (how == DIE && read(l.report, &byte, 1) != 0)
+		finish(&l, 0);   /* it failed: report that */
+	if (how != DIE)
+		cr_expect_eq(poll(&p, 1, 10000), 1, "FUSE server %d still running", l.server_pid);
 	kill(l.pid, SIGKILL);
 	finish(&l, SIGKILL);
+	if (how == DIE)
+		cr_expect_eq(poll(&p, 1, 10000), 1, "FUSE server %d still running", l.server_pid);
+	close(a.hold[1]);
 	close(l.server);
 }
 
 Test(sqfs, stop_before_mount)
 {
-	unmounted_server_ends(1);
+	unmounted_server_ends(STOP);
 }
 
 Test(sqfs, detach_before_mount)
 {
-	unmounted_server_ends(0);
+	unmounted_server_ends(DETACH);
+}
+
+Test(sqfs, dies_with_the_launcher_before_mount)
+{
+	unmounted_server_ends(DIE);
 }
 
 /* The image was checked, yet libsquashfuse refuses it: the error comes back
