@@ -13,7 +13,7 @@ PKG_CONFIG  ?= pkg-config
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 
-PKGS := squashfuse_ll fuse3 libcap hwloc munge
+PKGS := squashfuse_ll fuse3 libcap hwloc munge libdeflate
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 VERSION    := $(shell cat VERSION)

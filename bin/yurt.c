@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "container.h"
 #include "cpulist.h"
+#include "instance.h"
 #include "log.h"
 #include "request.h"
 #include "run.h"
@@ -23,12 +25,16 @@ static const char usage_main[] =
 	"\n"
 	"Commands:\n"
 	"  run [OPTIONS] IMAGE [--] CMD [ARG...]   run CMD in a container of IMAGE\n"
+	"  start --name NAME [OPTIONS] IMAGE       start a container that stays, an instance\n"
+	"  exec [OPTIONS] NAME [--] CMD [ARG...]   run CMD in instance NAME\n"
+	"  stop NAME...                            end instances and all they run\n"
+	"  list                                    show your instances\n"
 	"  topology                                summarise this node's CPUs for binding\n"
 	"  help [COMMAND]                          show help\n"
 	"  version                                 show the version\n"
 	"\n"
 	"IMAGE is a SquashFS file or a directory holding a root filesystem.\n"
-	"See 'yurt help run' and yurt(1).\n";
+	"See 'yurt help COMMAND' and yurt(1).\n";
 
 static const char usage_run[] =
 	"Usage: yurt run [OPTIONS] IMAGE [--] CMD [ARG...]\n"
@@ -67,6 +73,15 @@ static const char usage_run[] =
 	"      --root                    be uid 0 inside (fake root), keep capabilities\n"
 	"      --pid                     new PID namespace, with yurt as its init\n"
 	"      --slurm                   make Slurm and MUNGE usable inside\n"
+	"Sharing:\n"
+	"      --join[=KEY]              share one container with every yurt run\n"
+	"                                --join=KEY running on this node: the first makes\n"
+	"                                it, the last one out ends it.  In a Slurm step\n"
+	"                                KEY defaults to SLURM_JOB_ID.SLURM_STEP_ID, so\n"
+	"                                'srun yurt run --join IMAGE CMD' mounts IMAGE once\n"
+	"                                per node.  All must give the same options for the\n"
+	"                                container (image, files, identity); each has its\n"
+	"                                own environment and tasks\n"
 	"Output:\n"
 	"  -v, --verbose                 show each setup step (twice: more)\n"
 	"  -q, --quiet                   show errors only\n"
@@ -75,13 +90,59 @@ static const char usage_run[] =
 	"Exit status: CMD's own; 128+N when CMD is killed by signal N; 125 when yurt\n"
 	"fails; 126 when CMD cannot be executed; 127 when CMD is not found.\n";
 
+static const char usage_start[] =
+	"Usage: yurt start --name NAME [OPTIONS] IMAGE\n"
+	"Starts instance NAME: a container of IMAGE that stays until 'yurt stop NAME',\n"
+	"for 'yurt exec NAME CMD' to run commands in.  IMAGE is mounted once for all.\n"
+	"\n"
+	"  -N, --name NAME               the instance's name: letters, digits, . _ + -\n"
+	"                                (not first: .), at most 64\n"
+	"OPTIONS are those of 'yurt run' that make the container: -b, -w, --no-cwd,\n"
+	"--no-home, --private-tmp, --writable-tmpfs (its writes last as long as the\n"
+	"instance), -e, --env-file, --clean-env, --root, --pid, --slurm, -v, -q.\n"
+	"\n"
+	"Instances live in $XDG_RUNTIME_DIR/yurt, else /tmp/yurt-UID, which must be\n"
+	"yours and mode 0700: other users can neither see nor join yours.\n";
+
+static const char usage_exec[] =
+	"Usage: yurt exec [OPTIONS] NAME [--] CMD [ARG...]\n"
+	"Runs CMD in instance NAME (see 'yurt start'), in its environment and workdir.\n"
+	"\n"
+	"  -e, --env NAME=VALUE          set NAME on top of the instance's environment\n"
+	"      --env-file FILE           set NAME=VALUE lines of FILE\n"
+	"  -w, --workdir DIR             start in DIR instead of the instance's workdir\n"
+	"Tasks, as for 'yurt run': -n, -c, --cpu-bind, -m, --mem-bind, -O, --cgroup, -l,\n"
+	"-K, --dry-run.  Output: -v, -q, -h.\n"
+	"\n"
+	"CMD's tasks end when yurt exec is killed, and when the instance is stopped.\n"
+	"Exit status: as for 'yurt run'; 125 also when there is no instance NAME.\n";
+
+static const char usage_stop[] =
+	"Usage: yurt stop NAME...\n"
+	"Ends the instances: the tasks of each 'yurt exec' in them get SIGTERM, then\n"
+	"SIGKILL after 5 seconds, and so does anything left inside; the image is\n"
+	"unmounted.  Returns once they are gone.\n";
+
+static const char usage_list[] =
+	"Usage: yurt list\n"
+	"Shows your instances, from 'yurt start' and 'yurt run --join':\n"
+	"  NAME     the name, or the --join key\n"
+	"  IMAGE    the image, its path resolved\n"
+	"  PID      the process that holds the container\n"
+	"  STARTED  when it was ready, local time\n"
+	"  TASKS    the tasks that 'yurt exec' and 'yurt run --join' run in it now\n"
+	"Instances whose holder has died are removed, not shown.\n";
+
 enum {
 	OPT_ENV_FILE = 256, OPT_CLEAN_ENV, OPT_NO_CWD, OPT_NO_HOME, OPT_ROOT, OPT_PID,
 	OPT_WRITABLE_TMPFS, OPT_PRIVATE_TMP, OPT_SLURM, OPT_CPU_BIND, OPT_MEM_BIND, OPT_DRY_RUN,
-	OPT_CGROUP,
+	OPT_CGROUP, OPT_JOIN,
 };
 
-static const struct option run_options[] = {
+/* The commands that take options, as bits: which takes which. */
+enum { CMD_RUN = 1, CMD_START = 2, CMD_EXEC = 4 };
+
+static const struct option options[] = {
 	{ "bind", required_argument, NULL, 'b' },
 	{ "env", required_argument, NULL, 'e' },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
@@ -104,6 +165,8 @@ static const struct option run_options[] = {
 	{ "kill-on-bad-exit", no_argument, NULL, 'K' },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "join", optional_argument, NULL, OPT_JOIN },
+	{ "name", required_argument, NULL, 'N' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -128,39 +191,83 @@ static int parse_count(unsigned *out, const char *option, const char *arg, struc
 	return 0;
 }
 
-static int parse_run(struct yurt_request *req, int argc, char **argv, struct yurt_err *err)
+static const char *const command_names[] = { [CMD_RUN] = "run", [CMD_START] = "start", [CMD_EXEC] = "exec" };
+
+/* Options that shape the container are for run and start; options for the
+ * tasks, for run and exec. */
+static unsigned option_commands(int opt)
 {
+	switch (opt) {
+	case 'b': case OPT_NO_CWD: case OPT_NO_HOME: case OPT_PRIVATE_TMP: case OPT_WRITABLE_TMPFS:
+	case OPT_CLEAN_ENV: case OPT_ROOT: case OPT_PID: case OPT_SLURM:
+		return CMD_RUN | CMD_START;
+	case 'n': case 'c': case 'm': case 'O': case 'l': case 'K': case OPT_CPU_BIND: case OPT_MEM_BIND:
+	case OPT_CGROUP: case OPT_DRY_RUN:
+		return CMD_RUN | CMD_EXEC;
+	case OPT_JOIN:
+		return CMD_RUN;
+	case 'N':
+		return CMD_START;
+	default:
+		return CMD_RUN | CMD_START | CMD_EXEC;
+	}
+}
+
+static const char *option_name(int opt)
+{
+	for (const struct option *o = options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+/* The command line of run, start and exec. */
+struct command_line {
+	struct yurt_request req;
+	const char *name;     /* start: --name; exec: NAME */
+	bool join;            /* run --join */
+	const char *join_key; /* its KEY, NULL for the default */
+};
+
+static int parse(struct command_line *cl, unsigned cmd, int argc, char **argv, struct yurt_err *err)
+{
+	struct yurt_request *req = &cl->req;
+	const char *command = command_names[cmd];
 	char cwd[PATH_MAX];
 	int opt;
 	if (!getcwd(cwd, sizeof cwd))
 		return yurt_fail(err, errno, "getcwd");
-	/* '+': options end at IMAGE, so CMD's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+:b:e:w:n:c:m:OlKvqh", run_options, NULL)) != -1) {
+	/* '+': options end at IMAGE (NAME), so CMD's own options are left alone. */
+	while ((opt = getopt_long(argc, argv, "+:b:e:w:n:c:m:N:OlKvqh", options, NULL)) != -1) {
+		if (opt != ':' && opt != '?' && !(option_commands(opt) & cmd)) {
+			yurt_fail(err, 0, "option --%s is not for 'yurt %s'", option_name(opt), command);
+			return usage_error(err, command);
+		}
 		switch (opt) {
 		case 'n':
 			if (parse_count(&req->binding.ntasks, "--ntasks", optarg, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			break;
 		case 'c':
 			if (parse_count(&req->binding.cpus_per_task, "--cpus-per-task", optarg, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			break;
 		case OPT_CPU_BIND:
 			if (yurt_cpu_bind_parse(&req->binding, optarg, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			req->cpu_bind_given = true;
 			break;
 		case 'm':
 			if (yurt_distribution_parse(&req->binding.dist, optarg, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			break;
 		case OPT_MEM_BIND:
 			if (yurt_mem_bind_parse(&req->binding, optarg, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			break;
 		case OPT_CGROUP:
 			if (yurt_cgroup_mode_parse(&req->cgroup, optarg, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			break;
 		case 'O': req->binding.overcommit = true; break;
 		case 'l': req->label = true; break;
@@ -168,7 +275,7 @@ static int parse_run(struct yurt_request *req, int argc, char **argv, struct yur
 		case OPT_DRY_RUN: req->dry_run = true; break;
 		case 'b':
 			if (yurt_request_add_bind(req, optarg, cwd, err))
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			break;
 		case 'e':
 			if (yurt_strv_push(&req->env_sets, optarg))
@@ -181,7 +288,7 @@ static int parse_run(struct yurt_request *req, int argc, char **argv, struct yur
 		case 'w':
 			if (optarg[0] != '/') {
 				yurt_fail(err, 0, "--workdir %s: must be an absolute path", optarg);
-				return usage_error(err, "run");
+				return usage_error(err, command);
 			}
 			free(req->workdir);
 			if (!(req->workdir = strdup(optarg)))
@@ -195,44 +302,132 @@ static int parse_run(struct yurt_request *req, int argc, char **argv, struct yur
 		case OPT_WRITABLE_TMPFS: req->writable_tmpfs = true; break;
 		case OPT_PRIVATE_TMP: req->private_tmp = true; break;
 		case OPT_SLURM: req->slurm = true; break;
+		case OPT_JOIN:
+			cl->join = true;
+			cl->join_key = optarg;
+			break;
+		case 'N': cl->name = optarg; break;
 		case 'v': yurt_verbosity = yurt_verbosity < 0 ? 1 : yurt_verbosity + 1; break;
 		case 'q': yurt_verbosity = -1; break;
 		case 'h':
-			fputs(usage_run, stdout);
+			fputs(cmd == CMD_RUN ? usage_run : cmd == CMD_START ? usage_start : usage_exec, stdout);
 			exit(0);
 		case ':':
 			yurt_fail(err, 0, "option %s needs an argument", argv[optind - 1]);
-			return usage_error(err, "run");
+			return usage_error(err, command);
 		default:
 			yurt_fail(err, 0, "unknown option %s", argv[optind - 1]);
-			return usage_error(err, "run");
+			return usage_error(err, command);
 		}
 	}
-	if (optind >= argc) {
-		yurt_fail(err, 0, "missing IMAGE");
-		return usage_error(err, "run");
+	if (cmd == CMD_START && !cl->name) {
+		yurt_fail(err, 0, "missing --name NAME");
+		return usage_error(err, command);
 	}
-	if (!(req->image = strdup(argv[optind++])))
+	if (optind >= argc) {
+		yurt_fail(err, 0, cmd == CMD_EXEC ? "missing instance NAME" : "missing IMAGE");
+		return usage_error(err, command);
+	}
+	if (cmd == CMD_EXEC)
+		cl->name = argv[optind++];
+	else if (!(req->image = strdup(argv[optind++])))
 		return yurt_fail(err, ENOMEM, "image");
+	if (cmd == CMD_START) {
+		if (optind < argc) {
+			yurt_fail(err, 0, "unexpected '%s' after IMAGE: an instance runs no command of its own", argv[optind]);
+			yurt_err_hint(err, "start commands in it with 'yurt exec %s CMD'", cl->name);
+			return -1;
+		}
+		return 0;
+	}
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
 	if (optind >= argc) {
-		yurt_fail(err, 0, "missing command to run in %s", req->image);
-		return usage_error(err, "run");
+		yurt_fail(err, 0, "missing command to run in %s", cmd == CMD_EXEC ? cl->name : req->image);
+		return usage_error(err, command);
 	}
 	req->argv = argv + optind;
 	return 0;
 }
 
-static int cmd_run(int argc, char **argv, struct yurt_err *err)
+static int cmd_run(unsigned cmd, int argc, char **argv, struct yurt_err *err)
 {
-	struct yurt_request req;
-	yurt_request_init(&req);
-	int status = parse_run(&req, argc, argv, err);
-	if (!status)
-		status = yurt_run(&req, environ, err);
-	yurt_request_free(&req);
+	struct command_line cl = { 0 };
+	struct yurt_container c;
+	yurt_request_init(&cl.req);
+	int status = parse(&cl, cmd, argc, argv, err);
+	if (!status && cmd == CMD_RUN)
+		status = cl.join ? yurt_run_joined(&cl.req, cl.join_key, environ, err)
+				 : yurt_run(&cl.req, environ, err);
+	else if (!status && cmd == CMD_EXEC)
+		status = yurt_run_in_instance(&cl.req, cl.name, environ, err);
+	else if (!status) {
+		yurt_container_init(&c, &cl.req, environ);
+		status = yurt_container_plan(&c, err) || yurt_instance_start(cl.name, &c, err) ? -1 : 0;
+		yurt_container_release(&c);
+	}
+	yurt_request_free(&cl.req);
 	return status;
+}
+
+/* yurt stop and yurt list: a few options, then names. */
+static int parse_plain(int argc, char **argv, const char *command, const char *usage,
+		       struct yurt_err *err)
+{
+	static const struct option plain[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+vqh", plain, NULL)) != -1) {
+		switch (opt) {
+		case 'v': yurt_verbosity = yurt_verbosity < 0 ? 1 : yurt_verbosity + 1; break;
+		case 'q': yurt_verbosity = -1; break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			yurt_fail(err, 0, "unknown option %s", argv[optind - 1]);
+			return usage_error(err, command);
+		}
+	}
+	return 0;
+}
+
+static int cmd_stop(int argc, char **argv, struct yurt_err *err)
+{
+	if (parse_plain(argc, argv, "stop", usage_stop, err))
+		return -1;
+	if (optind >= argc) {
+		yurt_fail(err, 0, "missing instance NAME");
+		return usage_error(err, "stop");
+	}
+	/* Each one, even after a failure; the first failure is reported. */
+	int status = 0;
+	for (int i = optind; i < argc; i++) {
+		struct yurt_err one;
+		if (!yurt_instance_stop(argv[i], &one))
+			continue;
+		if (status < 0)
+			yurt_err_print(&one);
+		else
+			*err = one;
+		status = -1;
+	}
+	return status;
+}
+
+static int cmd_list(int argc, char **argv, struct yurt_err *err)
+{
+	if (parse_plain(argc, argv, "list", usage_list, err))
+		return -1;
+	if (optind < argc) {
+		yurt_fail(err, 0, "unexpected '%s'", argv[optind]);
+		return usage_error(err, "list");
+	}
+	return yurt_instance_list(stdout, err);
 }
 
 static int cmd_topology(struct yurt_err *err)
@@ -252,14 +447,19 @@ static int cmd_topology(struct yurt_err *err)
 
 static int cmd_help(int argc, char **argv, struct yurt_err *err)
 {
+	static const struct { const char *command, *usage; } helps[] = {
+		{ "run", usage_run }, { "start", usage_start }, { "exec", usage_exec },
+		{ "stop", usage_stop }, { "list", usage_list },
+	};
 	if (argc < 2) {
 		fputs(usage_main, stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "run")) {
-		fputs(usage_run, stdout);
-		return 0;
-	}
+	for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+		if (!strcmp(argv[1], helps[i].command)) {
+			fputs(helps[i].usage, stdout);
+			return 0;
+		}
 	yurt_fail(err, 0, "no help for '%s'", argv[1]);
 	return usage_error(err, "");
 }
@@ -283,7 +483,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(command, "run"))
-		status = cmd_run(argc - 1, argv + 1, &err);
+		status = cmd_run(CMD_RUN, argc - 1, argv + 1, &err);
+	else if (!strcmp(command, "start"))
+		status = cmd_run(CMD_START, argc - 1, argv + 1, &err);
+	else if (!strcmp(command, "exec"))
+		status = cmd_run(CMD_EXEC, argc - 1, argv + 1, &err);
+	else if (!strcmp(command, "stop"))
+		status = cmd_stop(argc - 1, argv + 1, &err);
+	else if (!strcmp(command, "list"))
+		status = cmd_list(argc - 1, argv + 1, &err);
 	else if (!strcmp(command, "topology"))
 		status = cmd_topology(&err);
 	else if (!strcmp(command, "help"))

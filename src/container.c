@@ -132,10 +132,11 @@ static int generate_identity_files(struct yurt_container *c, struct yurt_err *er
 	return write_stage_file("passwd", passwd, err) || write_stage_file("group", group, err) ? -1 : 0;
 }
 
-static int build_env(struct yurt_container *c, struct yurt_err *err)
+/* The image's environment files are read through ROOT_FD, the image's root. */
+static int build_env(struct yurt_container *c, int root_fd, struct yurt_err *err)
 {
 	struct yurt_env image_env = { 0 };
-	int rc = yurt_env_load_image(&image_env, c->fs.img_fd, err);
+	int rc = yurt_env_load_image(&image_env, root_fd, err);
 	if (!rc)
 		rc = yurt_env_build(&c->env, c->host_environ, &image_env, &c->user_env,
 				    c->req->clean_env, err);
@@ -170,7 +171,7 @@ int yurt_container_build(struct yurt_container *c, struct yurt_err *err)
 	} else if (yurt_rootfs_mount_dir_image(&c->fs, err)) {
 		return -1;
 	}
-	if (generate_identity_files(c, err) || build_env(c, err) ||
+	if (generate_identity_files(c, err) || build_env(c, c->fs.img_fd, err) ||
 	    yurt_rootfs_assemble(&c->fs, req->writable_tmpfs, err) ||
 	    yurt_rootfs_mount_all(&c->fs, err) || yurt_rootfs_pivot(&c->fs, err) ||
 	    enter_workdir(c, err))
@@ -180,11 +181,26 @@ int yurt_container_build(struct yurt_container *c, struct yurt_err *err)
 	return 0;
 }
 
-int yurt_container_prepare(struct yurt_container *c, const struct yurt_request *req,
-			   char *const *host_environ, struct yurt_err *err)
+int yurt_container_join_env(struct yurt_container *c, struct yurt_err *err)
 {
-	struct yurt_host host;
-	*c = (struct yurt_container){ .req = req, .host_environ = host_environ };
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return yurt_fail(err, errno, "open /");
+	return build_env(c, root, err);
+}
+
+void yurt_container_init(struct yurt_container *c, const struct yurt_request *req,
+			 char *const *host_environ)
+{
+	*c = (struct yurt_container){
+		.req = req, .host_environ = host_environ,
+		.fs = { .image_fd = -1, .img_fd = -1, .skel_fd = -1, .root_fd = -1 },
+	};
+}
+
+int yurt_container_configure(struct yurt_container *c, struct yurt_err *err)
+{
+	const struct yurt_request *req = c->req;
 	if (yurt_siteconf_load(&c->site, YURT_SITECONF_FILE, err))
 		return -1;
 	if (c->site.max_tasks && req->binding.ntasks > c->site.max_tasks) {
@@ -192,19 +208,27 @@ int yurt_container_prepare(struct yurt_container *c, const struct yurt_request *
 		yurt_err_hint(err, "see max-tasks in %s", YURT_SITECONF_FILE);
 		return -1;
 	}
-	if (gather_host(c, &host, err) ||
-	    yurt_plan_build(&c->plan, req, &host, &c->site, err) ||
-	    yurt_env_user(&c->user_env, c->host_environ, req, err) ||
-	    yurt_image_open(&c->image, req->image, err))
+	return yurt_env_user(&c->user_env, c->host_environ, req, err);
+}
+
+int yurt_container_plan(struct yurt_container *c, struct yurt_err *err)
+{
+	struct yurt_host host;
+	if (yurt_container_configure(c, err) || gather_host(c, &host, err) ||
+	    yurt_plan_build(&c->plan, c->req, &host, &c->site, err) ||
+	    yurt_image_open(&c->image, c->req->image, err))
 		return -1;
 	if (!yurt_siteconf_image_allowed(&c->site, c->image.path)) {
 		yurt_fail(err, 0, "image %s: not under a directory this site allows", c->image.path);
 		yurt_err_hint(err, "see allow-images in %s", YURT_SITECONF_FILE);
 		return -1;
 	}
-	if (c->image.type == YURT_IMAGE_SQUASHFS &&
-	    yurt_fuse_server_start(&c->server, &c->image, err))
-		return -1;
 	return 0;
 }
 
+int yurt_container_serve(struct yurt_container *c, struct yurt_err *err)
+{
+	if (c->image.type == YURT_IMAGE_SQUASHFS)
+		return yurt_fuse_server_start(&c->server, &c->image, err);
+	return 0;
+}

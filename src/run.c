@@ -12,6 +12,7 @@
 #include "container.h"
 #include "cpulist.h"
 #include "exec.h"
+#include "instance.h"
 #include "log.h"
 #include "ns.h"
 #include "run.h"
@@ -21,6 +22,7 @@
 /* A run: the container and how its tasks are placed. */
 struct launch {
 	struct yurt_container c;
+	struct yurt_member member;        /* yurt exec and --join: the instance joined */
 	unsigned ntasks;
 	hwloc_topology_t topology;        /* NULL when tasks are not bound */
 	struct yurt_binding_plan binding;
@@ -28,6 +30,12 @@ struct launch {
 	bool cgroups;                     /* tasks get cpuset cgroups */
 	struct yurt_task *tasks;
 };
+
+static void launch_init(struct launch *l, const struct yurt_request *req, char *const *host_environ)
+{
+	*l = (struct launch){ .ntasks = req->binding.ntasks, .member = YURT_MEMBER_INIT };
+	yurt_container_init(&l->c, req, host_environ);
+}
 
 static void launch_release(struct launch *l)
 {
@@ -38,6 +46,8 @@ static void launch_release(struct launch *l)
 	if (l->topology)
 		hwloc_topology_destroy(l->topology);
 	yurt_container_release(&l->c);
+	/* Last: the holder may end the container once its last member has left. */
+	yurt_member_release(&l->member);
 }
 
 /* Several tasks are bound to cores unless --cpu-bind says otherwise; one task
@@ -63,11 +73,27 @@ static int plan_binding(struct launch *l, const struct yurt_request *req, struct
 	return 0;
 }
 
-/* Puts each task's cpus and memory nodes into its own cpuset cgroup, where
- * the user has one delegated; else binding is by affinity alone. */
-static int setup_cgroups(struct launch *l, const struct yurt_request *req, struct yurt_err *err)
+/* The tasks' places, planned before any container: 1 when that is all
+ * there is to do (--dry-run has printed them). */
+static int plan_tasks(struct launch *l, const struct yurt_request *req, struct yurt_err *err)
 {
-	int rc = yurt_cgroup_start(&l->cgroup, req->cgroup, l->ntasks, err);
+	if (wants_binding(req) && plan_binding(l, req, err))
+		return -1;
+	if (!req->dry_run)
+		return 0;
+	if (l->topology)
+		yurt_binding_plan_print(stdout, &l->binding);
+	return 1;
+}
+
+/* Puts each task's cpus and memory nodes into its own cpuset cgroup, where
+ * the user has one delegated; else binding is by affinity alone.  On the
+ * host, before any namespace: the cgroup is found from its /proc. */
+static int setup_cgroups(struct launch *l, struct yurt_err *err)
+{
+	if (!l->topology || !l->binding.bind_cpus)
+		return 0;
+	int rc = yurt_cgroup_start(&l->cgroup, l->c.req->cgroup, l->ntasks, err);
 	if (rc)
 		return rc < 0 ? -1 : 0;
 	l->cgroups = true;
@@ -107,11 +133,17 @@ static int start_task(struct launch *l, unsigned task, struct yurt_err *err)
 	return yurt_exec(req->argv, l->c.env.v, err);
 }
 
-static void task_main(struct launch *l, unsigned task, const sigset_t *saved, int out, int errfd)
+static void task_main(struct launch *l, unsigned task, const sigset_t *saved, pid_t monitor,
+		      int out, int errfd)
 {
 	struct yurt_err err;
 	sigprocmask(SIG_SETMASK, saved, NULL);
 	if ((out >= 0 && dup2(out, 1) < 0) || (errfd >= 0 && dup2(errfd, 2) < 0))
+		_exit(YURT_EXIT_LAUNCH);
+	/* A member's tasks end with it, as the holder stops counting them then.
+	 * Its parent, outside a PID namespace the task may be in, reads as 0. */
+	if (l->member.sock >= 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) ||
+				    (getppid() != monitor && getppid() != 0)))
 		_exit(YURT_EXIT_LAUNCH);
 	start_task(l, task, &err);
 	yurt_err_print(&err);
@@ -133,6 +165,7 @@ static int label_pipe(struct yurt_task_stream *s, int to, int *write_end, struct
 static int run_tasks(struct launch *l, struct yurt_err *err)
 {
 	const struct yurt_request *req = l->c.req;
+	pid_t monitor = getpid();
 	sigset_t saved;
 	if (!(l->tasks = calloc(l->ntasks, sizeof *l->tasks)))
 		return yurt_fail(err, ENOMEM, "tasks");
@@ -150,7 +183,7 @@ static int run_tasks(struct launch *l, struct yurt_err *err)
 		if (t->pid < 0)
 			return yurt_fail(err, errno, "fork task %u", i);
 		if (t->pid == 0)
-			task_main(l, i, &saved, out, errfd);
+			task_main(l, i, &saved, monitor, out, errfd);
 		if (out >= 0)
 			close(out), close(errfd);
 	}
@@ -205,20 +238,17 @@ static int run_in_pid_namespace(struct launch *l, struct yurt_err *err)
 
 int yurt_run(const struct yurt_request *req, char *const *host_environ, struct yurt_err *err)
 {
-	struct launch l = { .ntasks = req->binding.ntasks };
+	struct launch l;
 	int status = -1;
 
-	if (wants_binding(req) && plan_binding(&l, req, err))
-		goto out;
-	if (req->dry_run) {
-		if (l.topology)
-			yurt_binding_plan_print(stdout, &l.binding);
-		status = 0;
+	launch_init(&l, req, host_environ);
+	int planned = plan_tasks(&l, req, err);
+	if (planned) {
+		status = planned > 0 ? 0 : -1;
 		goto out;
 	}
-	if (l.topology && l.binding.bind_cpus && setup_cgroups(&l, req, err))
-		goto out;
-	if (yurt_container_prepare(&l.c, req, host_environ, err) ||
+	if (setup_cgroups(&l, err) || yurt_container_plan(&l.c, err) ||
+	    yurt_container_serve(&l.c, err) ||
 	    yurt_ns_enter(l.c.plan.uid, l.c.plan.gid, req->pid_ns, err))
 		goto out;
 	if (req->pid_ns) {
@@ -235,6 +265,62 @@ int yurt_run(const struct yurt_request *req, char *const *host_environ, struct y
 		start_task(&l, 0, err);
 		goto out;
 	}
+	status = run_tasks(&l, err);
+out:
+	launch_release(&l);
+	return status;
+}
+
+int yurt_run_joined(const struct yurt_request *req, const char *key, char *const *host_environ,
+		    struct yurt_err *err)
+{
+	char name[YURT_NAME_MAX + 1];
+	struct launch l;
+	int status = -1;
+
+	launch_init(&l, req, host_environ);
+	if (yurt_join_key(key, name, err))
+		goto out;
+	int planned = plan_tasks(&l, req, err);
+	if (planned) {
+		status = planned > 0 ? 0 : -1;
+		goto out;
+	}
+	/* The joiner's own environment (its SLURM_PROCID...), on the image's:
+	 * read once inside, as the image is only there. */
+	if (yurt_container_plan(&l.c, err) ||
+	    yurt_instance_join(&l.member, name, &l.c, l.ntasks, err) || setup_cgroups(&l, err) ||
+	    yurt_member_enter(&l.member, NULL, err) || yurt_container_join_env(&l.c, err))
+		goto out;
+	/* A monitor always: it is the member, and must outlive the tasks. */
+	status = run_tasks(&l, err);
+out:
+	launch_release(&l);
+	return status;
+}
+
+int yurt_run_in_instance(const struct yurt_request *req, const char *name,
+			 char *const *host_environ, struct yurt_err *err)
+{
+	/* The instance's --root, not the request's, decides what tasks keep. */
+	struct yurt_request in = *req;
+	struct launch l;
+	int status = -1;
+
+	launch_init(&l, &in, host_environ);
+	int planned = plan_tasks(&l, req, err);
+	if (planned) {
+		status = planned > 0 ? 0 : -1;
+		goto out;
+	}
+	if (yurt_container_configure(&l.c, err) ||
+	    yurt_instance_attach(&l.member, name, l.ntasks, err))
+		goto out;
+	in.fake_root = l.member.info.fake_root;
+	/* The container's environment as yurt start made it, with -e on top. */
+	if (setup_cgroups(&l, err) || yurt_member_enter(&l.member, req->workdir, err) ||
+	    yurt_env_build(&l.c.env, l.member.env.v, NULL, &l.c.user_env, false, err))
+		goto out;
 	status = run_tasks(&l, err);
 out:
 	launch_release(&l);

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libdeflate.h>
+
 #include "cleanup.h"
 #include "log.h"
 #include "sqfs.h"
@@ -37,21 +39,132 @@ struct reply {
 	struct yurt_err err;
 };
 
+/* ---- the socketpair between launcher and server ---- */
+
+/* Sends one message, with descriptor fd attached unless it is -1. */
+static ssize_t send_with_fd(int sock, const void *buf, size_t size, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = size};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof control.buf;
+		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+/* Receives one message carrying at most one descriptor; returns the bytes
+ * read (0 at end of file) or -1, and *fd = the descriptor or -1. */
+static ssize_t recv_with_fd(int sock, void *buf, size_t size, int *fd)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
+	};
+	ssize_t n;
+
+	*fd = -1;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	struct cmsghdr *cmsg = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+	    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
+	return n;
+}
+
 /* ---- the server process ---- */
 
 /* A read-only image never changes behind the kernel's back: cache for good. */
 static const double forever = DBL_MAX;
 
-/* libsquashfuse caches 8 metadata blocks, 1 data block and 3 fragment blocks.
- * Starting a program walks far more metadata than that and reads small files,
- * packed together in fragments, in no particular order.  At most ~28 MiB. */
-enum { MD_CACHE_BLOCKS = 1024, DATA_CACHE_BLOCKS = 32, FRAG_CACHE_BLOCKS = 96 };
+/* libsquashfuse caches 8 metadata blocks, 1 data block and 3 fragment blocks:
+ * importing numpy then inflates 900 blocks where 330 would do, as a program
+ * start walks much metadata and reads small files, packed together in
+ * fragments, in no particular order.  Sized in bytes (24 MiB in all), so that
+ * big-block images cost no more. */
+enum { MD_CACHE_BYTES = 8 << 20, DATA_CACHE_BYTES = 4 << 20, FRAG_CACHE_BYTES = 12 << 20 };
 
 static struct {
 	sqfs_ll *ll;
+	struct fuse_session *se;
 	bool no_open;       /* the kernel may skip OPEN, see op_open */
 	bool no_opendir;
 } server;
+
+/* Shared libraries and executables are mapped, then faulted in at random
+ * offsets, one synchronous 128 KiB read (and block inflation) at a time; but
+ * most of their blocks are needed before a program gets going.  So the first
+ * read of an ELF file makes a second thread stream its first PREFETCH_MAX
+ * bytes into the page cache, on another CPU.  (As an idle-class thread it
+ * starved behind any other load and gained nothing.) */
+enum { PREFETCH_MAX = 16 << 20, PREFETCH_QUEUE = 64 };
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	fuse_ino_t queue[PREFETCH_QUEUE];
+	unsigned head, tail;
+	sqfs_ll ll;         /* its own caches: libsquashfuse is not thread-safe */
+} prefetch = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void prefetch_file(fuse_ino_t ino)
+{
+	pthread_mutex_lock(&prefetch.lock);
+	if (prefetch.tail - prefetch.head < PREFETCH_QUEUE) {
+		prefetch.queue[prefetch.tail++ % PREFETCH_QUEUE] = ino;
+		pthread_cond_signal(&prefetch.wake);
+	}
+	pthread_mutex_unlock(&prefetch.lock);
+}
+
+static void *prefetcher(void *arg)
+{
+	static char block[SQUASHFS_FILE_MAX_SIZE];
+	sqfs *fs = &prefetch.ll.fs;
+	sqfs_inode inode;
+	(void)arg;
+
+	for (;;) {
+		pthread_mutex_lock(&prefetch.lock);
+		while (prefetch.head == prefetch.tail)
+			pthread_cond_wait(&prefetch.wake, &prefetch.lock);
+		fuse_ino_t ino = prefetch.queue[prefetch.head++ % PREFETCH_QUEUE];
+		pthread_mutex_unlock(&prefetch.lock);
+
+		if (sqfs_ll_inode(&prefetch.ll, &inode, ino) || !S_ISREG(inode.base.mode))
+			continue;
+		uint64_t size = inode.xtra.reg.file_size;
+		for (uint64_t off = 0; off < size && off < PREFETCH_MAX; off += fs->sb.block_size) {
+			sqfs_off_t n = fs->sb.block_size;
+			if (sqfs_read_range(fs, &inode, off, &n, block) || n <= 0)
+				break;
+			if (off == 0 && (n < 4 || memcmp(block, "\177ELF", 4) != 0))
+				break;
+			struct fuse_bufvec data = FUSE_BUFVEC_INIT(n);
+			data.buf[0].mem = block;
+			if (fuse_lowlevel_notify_store(server.se, ino, off, &data, 0) < 0)
+				break;
+		}
+	}
+	return NULL;
+}
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -121,6 +234,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		opened.fh = (uintptr_t)&inode;
 	}
 	sqfs_ll_op_read(req, ino, size, off, &opened);
+	if (off == 0 && ((sqfs_inode *)opened.fh)->xtra.reg.file_size > size)
+		prefetch_file(ino);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -162,65 +277,55 @@ static struct fuse_lowlevel_ops server_ops(bool xattrs)
 	return ops;
 }
 
+/* libdeflate inflates about twice as fast as the zlib libsquashfuse calls,
+ * and inflating is most of the server's work on a gzip image. */
+static __thread struct libdeflate_decompressor *inflater;
+
+static sqfs_err inflate_zlib(void *in, size_t insz, void *out, size_t *outsz)
+{
+	size_t n;
+	if (!inflater && !(inflater = libdeflate_alloc_decompressor()))
+		return SQFS_ERR;
+	if (libdeflate_zlib_decompress(inflater, in, insz, out, *outsz, &n) != LIBDEFLATE_SUCCESS)
+		return SQFS_ERR;
+	*outsz = n;
+	return SQFS_OK;
+}
+
+/* Lookups in a libsquashfuse cache are linear: keep them short. */
+static size_t cache_entries(size_t bytes, size_t block_size)
+{
+	size_t n = bytes / block_size;
+	return n < 4 ? 4 : n > 1024 ? 1024 : n;
+}
+
 static int grow_caches(sqfs *fs)
 {
+	size_t block = fs->sb.block_size;
+
 	sqfs_cache_destroy(&fs->md_cache);
 	sqfs_cache_destroy(&fs->data_cache);
 	sqfs_cache_destroy(&fs->frag_cache);
-	return sqfs_block_cache_init(&fs->md_cache, MD_CACHE_BLOCKS) ||
-	       sqfs_block_cache_init(&fs->data_cache, DATA_CACHE_BLOCKS) ||
-	       sqfs_block_cache_init(&fs->frag_cache, FRAG_CACHE_BLOCKS) ? -1 : 0;
+	return sqfs_block_cache_init(&fs->md_cache,
+	                             cache_entries(MD_CACHE_BYTES, SQUASHFS_METADATA_SIZE)) ||
+	       sqfs_block_cache_init(&fs->data_cache, cache_entries(DATA_CACHE_BYTES, block)) ||
+	       sqfs_block_cache_init(&fs->frag_cache, cache_entries(FRAG_CACHE_BYTES, block))
+	       ? -1 : 0;
+}
+
+static void use_libdeflate(sqfs *fs)
+{
+	if (sqfs_compression(fs) == ZLIB_COMPRESSION)
+		fs->decompressor = inflate_zlib;
 }
 
 static void send_reply(int sock, const struct yurt_err *err, int pidfd)
 {
 	struct reply reply = {.ok = !err, .pid = getpid()};
-	struct iovec iov = {.iov_base = &reply, .iov_len = sizeof reply};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
 	if (err)
 		reply.err = *err;
-	if (pidfd >= 0) {
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof control.buf;
-		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &pidfd, sizeof(int));
-	}
 	/* Nobody to tell if the launcher is gone; the pidfd watch ends us then. */
-	(void)sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
-/* Receives one message carrying at most one descriptor; returns the bytes
- * read (0 at end of file) or -1, and *fd = the descriptor or -1. */
-static ssize_t recv_with_fd(int sock, void *buf, size_t size, int *fd)
-{
-	struct iovec iov = {.iov_base = buf, .iov_len = size};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
-	};
-	ssize_t n;
-
-	*fd = -1;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	struct cmsghdr *cmsg = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-	    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
-	return n;
+	(void)send_with_fd(sock, &reply, sizeof reply, pidfd);
 }
 
 static int above_stdio(int fd)
@@ -295,22 +400,50 @@ static void *watch_launcher(void *arg)
 	_exit(0);
 }
 
+/* The prefetcher reads through an instance of its own on the same file. */
+static int open_image(const char *image, struct yurt_err *err)
+{
+	server.ll = sqfs_ll_open(image, 0);
+	if (!server.ll)
+		return yurt_fail(err, 0, "image %s: libsquashfuse cannot open it", image);
+	use_libdeflate(&server.ll->fs);
+	if (grow_caches(&server.ll->fs) < 0 ||
+	    sqfs_init(&prefetch.ll.fs, server.ll->fs.fd, 0) != SQFS_OK ||
+	    sqfs_ll_init(&prefetch.ll) != SQFS_OK)
+		return yurt_fail(err, ENOMEM, "FUSE server for %s", image);
+	use_libdeflate(&prefetch.ll.fs);
+	return 0;
+}
+
+static int start_session(int fd, int launcher, const char *image, struct yurt_err *err)
+{
+	char *argv[] = {"yurt", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse_lowlevel_ops ops =
+		server_ops(server.ll->fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK);
+	pthread_t thread;
+	char dev[32];
+
+	server.se = fuse_session_new(&args, &ops, sizeof ops, server.ll);
+	/* libfuse takes an already mounted connection as the mount point /dev/fd/N. */
+	snprintf(dev, sizeof dev, "/dev/fd/%d", fd);
+	if (!server.se || fuse_session_mount(server.se, dev) < 0)
+		return yurt_fail(err, 0, "FUSE server for %s: cannot start a libfuse session", image);
+	int e = pthread_create(&thread, NULL, watch_launcher, (void *)(intptr_t)launcher);
+	if (!e)
+		e = pthread_create(&thread, NULL, prefetcher, NULL);
+	if (e)
+		return yurt_fail(err, e, "FUSE server for %s: threads", image);
+	return 0;
+}
+
 static void __attribute__((noreturn)) serve(int sock, int launcher, const char *image)
 {
 	struct yurt_err err = {0};
-	pthread_t watcher;
-	char dev[32];
 
 	isolate(&sock, &launcher);
 	int self = pidfd_open(getpid(), 0);
-	server.ll = sqfs_ll_open(image, 0);
-	if (!server.ll) {
-		yurt_fail(&err, 0, "image %s: libsquashfuse cannot open it", image);
-		send_reply(sock, &err, self);
-		_exit(1);
-	}
-	if (grow_caches(&server.ll->fs) < 0) {
-		yurt_fail(&err, ENOMEM, "FUSE server for %s: caches", image);
+	if (open_image(image, &err) < 0) {
 		send_reply(sock, &err, self);
 		_exit(1);
 	}
@@ -320,21 +453,7 @@ static void __attribute__((noreturn)) serve(int sock, int launcher, const char *
 	int fd = wait_fuse_fd(sock, launcher);
 	if (fd < 0)
 		_exit(0);
-	char *argv[] = {"yurt", NULL};
-	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
-	struct fuse_lowlevel_ops ops =
-		server_ops(server.ll->fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK);
-	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, server.ll);
-	/* libfuse takes an already mounted connection as the mount point /dev/fd/N. */
-	snprintf(dev, sizeof dev, "/dev/fd/%d", fd);
-	if (!se || fuse_session_mount(se, dev) < 0) {
-		yurt_fail(&err, 0, "FUSE server for %s: cannot start a libfuse session", image);
-		send_reply(sock, &err, -1);
-		_exit(1);
-	}
-	int e = pthread_create(&watcher, NULL, watch_launcher, (void *)(intptr_t)launcher);
-	if (e) {
-		yurt_fail(&err, e, "FUSE server for %s: thread", image);
+	if (start_session(fd, launcher, image, &err) < 0) {
 		send_reply(sock, &err, -1);
 		_exit(1);
 	}
@@ -342,7 +461,7 @@ static void __attribute__((noreturn)) serve(int sock, int launcher, const char *
 	close(sock);
 
 	/* Returns when the connection ends: the last mount of it is gone. */
-	fuse_session_loop(se);
+	fuse_session_loop(server.se);
 	_exit(0);
 }
 
@@ -364,11 +483,17 @@ static void wait_gone(int pidfd)
 		;
 }
 
-/* Reads the server's answer; on failure err says why. */
+/* Reads the server's answer, and the pidfd it carries if pidfd is not NULL;
+ * on failure err says why. */
 static int recv_reply(int sock, const char *image, struct reply *reply, int *pidfd,
                       struct yurt_err *err)
 {
-	ssize_t n = recv_with_fd(sock, reply, sizeof *reply, pidfd);
+	int fd;
+	ssize_t n = recv_with_fd(sock, reply, sizeof *reply, &fd);
+	if (pidfd)
+		*pidfd = fd;
+	else if (fd >= 0)
+		close(fd);
 	if (n < 0)
 		return yurt_fail(err, errno, "FUSE server for %s", image);
 	if (n != sizeof *reply)
@@ -384,13 +509,14 @@ int yurt_fuse_server_start(struct yurt_fuse_server **out, const struct yurt_imag
                            struct yurt_err *err)
 {
 	struct reply reply;
-	int sv[2], status;
+	int sv[2];
 
 	/* Opened before the fork, so the server watches this very process even
-	 * if it dies before the server runs. */
+	 * if it dies before the server runs.  The empty close_range checks that
+	 * the server will be able to shed the launcher's descriptors. */
 	_cleanup_close_ int self = pidfd_open(getpid(), 0);
-	if (self < 0) {
-		yurt_fail(err, errno, "FUSE server: pidfd_open");
+	if (self < 0 || close_range(~0U, ~0U, 0) < 0) {
+		yurt_fail(err, errno, "FUSE server: %s", self < 0 ? "pidfd_open" : "close_range");
 		yurt_err_hint(err, "yurt needs Linux 5.9 or later");
 		return -1;
 	}
@@ -415,7 +541,7 @@ int yurt_fuse_server_start(struct yurt_fuse_server **out, const struct yurt_imag
 		_exit(0);
 	}
 	close(yurt_steal_fd(theirs));   /* so that the server's exit reads as end of file */
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 		;
 
 	_cleanup_close_ int pidfd = -1;
@@ -452,7 +578,6 @@ int yurt_fuse_server_mount(struct yurt_fuse_server *srv, const char *target, uid
 {
 	struct reply reply;
 	char opts[160];
-	char byte = 0;
 
 	_cleanup_close_ int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -469,24 +594,9 @@ int yurt_fuse_server_mount(struct yurt_fuse_server *srv, const char *target, uid
 	          opts) < 0)
 		return yurt_fail(err, errno, "mount %s on %s", srv->source, target);
 
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	if (sendmsg(srv->sock, &msg, MSG_NOSIGNAL) < 0)
+	if (send_with_fd(srv->sock, "", 1, fd) < 0)
 		return yurt_fail(err, errno, "FUSE server for %s", srv->source);
-	_cleanup_close_ int none = -1;
-	if (recv_reply(srv->sock, srv->source, &reply, &none, err) < 0)
+	if (recv_reply(srv->sock, srv->source, &reply, NULL, err) < 0)
 		return -1;
 	yurt_verbose("mounted %s on %s", srv->source, target);
 	return 0;

@@ -10,7 +10,8 @@
  *
  * The server watches the process that called start (through a pidfd) and
  * exits when it exits; exec does not count.  It also exits when the FUSE
- * connection ends (the container's mount namespace is gone). */
+ * connection ends (the container's mount namespace is gone).  Needs Linux
+ * 5.9 (pidfd_open, close_range) and, for gzip images, libdeflate. */
 #ifndef YURT_SQFS_H
 #define YURT_SQFS_H
 

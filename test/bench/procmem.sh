@@ -16,6 +16,11 @@ set -uo pipefail
 launchers=$1 ntasks=$2
 shift 2
 uid=$(id -u)
+# A FUSE server of an earlier run may still be on its way out: not ours to count.
+for ((i = 0; i < 400; i++)); do
+	pgrep -u "$uid" -x "$launchers" >/dev/null || break
+	sleep 0.01
+done
 tasks() { pgrep -u "$uid" -f -x '/bin/sleep [0-9]+'; } # not this script's own sleeps
 "$@" >/dev/null 2>/dev/null &
 cmd=$!

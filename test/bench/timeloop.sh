@@ -8,7 +8,7 @@
 # with its stderr and is not run again; the others go on.
 # Clocks: bash's $EPOCHREALTIME, read in-process, so no fork is timed but the
 # command's own.  Between runs it waits (untimed) until no process of this user
-# named in $BENCH_SETTLE (default: yurt ch-run squashfuse) is left, so a FUSE
+# named by the regex $BENCH_SETTLE (default: yurt|ch-run) is left, so a FUSE
 # server still shutting down does not steal a core from the next run.
 set -uo pipefail
 out=$1 reps=$2 warmup=$3
@@ -30,7 +30,7 @@ usec() { local t=${1/./}; echo $((10#$t)); }
 settle() {
 	local i
 	for ((i = 0; i < 400; i++)); do
-		pgrep -u "$(id -u)" -x "${BENCH_SETTLE:-yurt|ch-run|squashfuse}" >/dev/null || return 0
+		pgrep -u "$(id -u)" -x "${BENCH_SETTLE:-yurt|ch-run}" >/dev/null || return 0
 		sleep 0.005
 	done
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -62,17 +63,22 @@ static void setup(void)
 	   tmp);
 	sh("cd %s/root && head -c 1000000 /dev/urandom > bin/blob && ln -s ../etc/motd lib/link && "
 	   "touch dir/a dir/b dir/c && chmod 644 etc/motd", tmp);
+	/* Looks like a shared library to the prefetcher: ELF magic, 1 MB. */
+	sh("cd %s/root && printf '\\177ELF' > lib/libfake.so && "
+	   "head -c 1000000 /dev/urandom >> lib/libfake.so", tmp);
 	sh("mksquashfs %s/root %s/img.sqfs -quiet -no-progress -noappend >/dev/null", tmp, tmp);
 	char path[512];
 	snprintf(path, sizeof path, "%s/img.sqfs", tmp);
 	cr_assert_eq(yurt_image_open(&img, path, &err), 0, "%s", err_text(&err));
 }
 
+/* Also called before a skip, as Criterion then skips .fini. */
 static void teardown(void)
 {
 	yurt_image_release(&img);
 	if (tmp[0])
 		sh("rm -rf %s", tmp);
+	tmp[0] = '\0';
 }
 
 TestSuite(sqfs, .init = setup, .fini = teardown, .timeout = 60);
@@ -229,8 +235,10 @@ static void finish(struct launcher *l, int killed_by)
 	text[n] = '\0';
 	close(l->report);
 	cr_assert_eq(waitpid(l->pid, &status, 0), l->pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIP)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIP) {
+		teardown();
 		cr_skip_test("%s", text);
+	}
 	if (killed_by)
 		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == killed_by,
 		          "launcher (status %#x): %s", status, text);
@@ -572,4 +580,48 @@ Test(sqfs, start_failure)
 	cr_expect_null(srv);
 	cr_expect_eq(waitpid(-1, NULL, WNOHANG), -1, "a child is left");
 	cr_expect_eq(errno, ECHILD);
+}
+
+/* The first read of an ELF file streams the rest of it into the page cache:
+ * its last page becomes resident without being read, and holds the right
+ * bytes. */
+static void prefetched(int pid_fd, void *arg)
+{
+	struct yurt_fuse_server *srv = start_server(pid_fd);
+	static char want[1000004];
+	char host[512], head[16];
+	unsigned char resident = 0;
+	(void)arg;
+
+	enter_container();
+	mount_root(srv);
+	yurt_fuse_server_detach(srv);
+
+	int fd = open(in_root("lib/libfake.so"), O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, head, sizeof head, 0) == sizeof head, "read lib/libfake.so");
+	size_t size = sizeof want;
+	char *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(map != MAP_FAILED, "mmap: %s", strerror(errno));
+	char *last = map + ((size - 1) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1));
+	for (int i = 0; i < 200 && !resident; i++) {
+		CHECK(mincore(last, 1, &resident) == 0, "mincore: %s", strerror(errno));
+		if (!resident)
+			usleep(50000);
+	}
+	CHECK(resident & 1, "the end of lib/libfake.so was not prefetched");
+
+	snprintf(host, sizeof host, "%s/root/lib/libfake.so", tmp);
+	FILE *f = fopen(host, "rb");
+	CHECK(f && fread(want, 1, size, f) == size, "read %s", host);
+	fclose(f);
+	CHECK(memcmp(map, want, size) == 0, "lib/libfake.so: prefetched content differs");
+	munmap(map, size);
+	close(fd);
+}
+
+Test(sqfs, prefetches_elf_files)
+{
+	struct launcher l = launch(prefetched, NULL);
+	finish(&l, 0);
+	expect_server_gone(&l);
 }
