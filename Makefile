@@ -51,6 +51,12 @@ $(BUILD)/flags: FORCE
 	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
 FORCE:
 
+# bin/yurt and the plugin are the same files for both builds: relink them
+# when the other build linked them last.
+build/linked: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BUILD)' | cmp -s - $@ || echo '$(BUILD)' > $@
+
 $(BUILD)/%.o: %.c $(wildcard src/*.h) $(BUILD)/flags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -59,7 +65,7 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-bin/yurt: $(BUILD)/bin/yurt.o $(LIB) $(BUILD)/flags
+bin/yurt: $(BUILD)/bin/yurt.o $(LIB) $(BUILD)/flags build/linked
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/bin/yurt.o $(LIB) $(PKG_LIBS)
 
 $(BUILD)/unit/%: test/unit/%.c $(LIB) $(wildcard test/unit/*.h) $(BUILD)/flags
@@ -100,7 +106,7 @@ install: all
 	$(PLUGIN_INSTALL)
 
 clean:
-	rm -rf build bin/yurt test/tmp
+	rm -rf build bin/yurt slurm-plugin/yurt.so test/tmp
 
 distclean: clean
 	rm -rf config.mak config.log config.status autom4te.cache configure

@@ -80,8 +80,9 @@ static const char usage_run[] =
 	"                                KEY defaults to SLURM_JOB_ID.SLURM_STEP_ID, so\n"
 	"                                'srun yurt run --join IMAGE CMD' mounts IMAGE once\n"
 	"                                per node.  All must give the same options for the\n"
-	"                                container (image, files, identity); each has its\n"
-	"                                own environment and tasks\n"
+	"                                container (image, binds, workdir, --root, --pid,\n"
+	"                                --writable-tmpfs...); each has its own\n"
+	"                                environment and tasks\n"
 	"Output:\n"
 	"  -v, --verbose                 show each setup step (twice: more)\n"
 	"  -q, --quiet                   show errors only\n"
@@ -119,9 +120,9 @@ static const char usage_exec[] =
 
 static const char usage_stop[] =
 	"Usage: yurt stop NAME...\n"
-	"Ends the instances: the tasks of each 'yurt exec' in them get SIGTERM, then\n"
-	"SIGKILL after 5 seconds, and so does anything left inside; the image is\n"
-	"unmounted.  Returns once they are gone.\n";
+	"Ends the instances: every member ('yurt exec', 'yurt run --join') passes\n"
+	"SIGTERM to its tasks; 5 seconds later members and anything left inside get\n"
+	"SIGKILL; the image is unmounted.  Returns once they are gone.\n";
 
 static const char usage_list[] =
 	"Usage: yurt list\n"

@@ -600,6 +600,11 @@ static void member_reset(struct yurt_member *m)
 
 void yurt_member_release(struct yurt_member *m)
 {
+	/* A process inside the container stays a member until it exits or
+	 * execs (the connection is close-on-exec): its root is the container's,
+	 * which must outlive all it still does, exit handlers included. */
+	if (m->entered)
+		m->sock = -1;
 	member_reset(m);
 }
 
@@ -740,7 +745,7 @@ int yurt_instance_attach(struct yurt_member *m, const char *name, unsigned ntask
 	return join(m, &w, err);
 }
 
-int yurt_member_enter(const struct yurt_member *m, const char *workdir, struct yurt_err *err)
+int yurt_member_enter(struct yurt_member *m, const char *workdir, struct yurt_err *err)
 {
 	/* The user namespace first: in it this process has the capabilities
 	 * that entering the other namespaces takes. */
@@ -753,6 +758,7 @@ int yurt_member_enter(const struct yurt_member *m, const char *workdir, struct y
 	if (m->pid_ns >= 0 && setns(m->pid_ns, CLONE_NEWPID))
 		return yurt_fail(err, errno, "enter the container's PID namespace");
 	const char *dir = workdir ? workdir : m->info.workdir;
+	m->entered = true;
 	if (chdir(dir))
 		return yurt_fail(err, errno, "workdir %s", dir);
 	return 0;

@@ -56,6 +56,7 @@ struct yurt_member {
 	int user_ns, mnt_ns, pid_ns;  /* the container's; pid_ns is -1 without --pid */
 	struct yurt_instance_info info;
 	struct yurt_strv env;         /* the container's environment, for yurt exec */
+	bool entered;                 /* this process is in the container's namespaces */
 };
 
 #define YURT_MEMBER_INIT { .sock = -1, .user_ns = -1, .mnt_ns = -1, .pid_ns = -1 }
@@ -76,8 +77,9 @@ int yurt_instance_join(struct yurt_member *m, const char *key, struct yurt_conta
 int yurt_instance_attach(struct yurt_member *m, const char *name, unsigned ntasks,
 			 struct yurt_err *err);
 /* Enters the member's container and WORKDIR inside (NULL: the container's). */
-int yurt_member_enter(const struct yurt_member *m, const char *workdir, struct yurt_err *err);
-/* Leaves: the holder no longer counts this process. */
+int yurt_member_enter(struct yurt_member *m, const char *workdir, struct yurt_err *err);
+/* Leaves: the holder no longer counts this process (once it exits or
+ * execs, when it has entered). */
 void yurt_member_release(struct yurt_member *m);
 
 /* yurt stop: the members get SIGTERM, which they pass on to their tasks,

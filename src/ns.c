@@ -3,7 +3,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -62,4 +64,10 @@ int yurt_ns_enter(uid_t uid, gid_t gid, bool pid_ns, struct yurt_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return yurt_fail(err, errno, "make mounts private");
 	return 0;
+}
+
+pid_t yurt_fork_container_init(void)
+{
+	/* clone(2) as fork(2), with flags: glibc's fork takes none. */
+	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
 }

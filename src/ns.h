@@ -14,4 +14,10 @@
  * the next child forked is PID 1 of a new PID namespace. */
 int yurt_ns_enter(uid_t uid, gid_t gid, bool pid_ns, struct yurt_err *err);
 
+/* fork(2) whose child is PID 1 of a new PID namespace, in a mount namespace
+ * of its own for the container.  This process stays where it is: its /proc
+ * still shows it, and what it forks later (a sanitizer's helper at exit) is
+ * not born into a namespace whose init may be gone. */
+pid_t yurt_fork_container_init(void);
+
 #endif

@@ -212,7 +212,7 @@ static int run_in_pid_namespace(struct launch *l, struct yurt_err *err)
 	sigset_t saved;
 	if (yurt_signals_block(&saved, err))
 		return -1;
-	struct yurt_task init = { .pid = fork(), .out.fd = -1, .err.fd = -1 };
+	struct yurt_task init = { .pid = yurt_fork_container_init(), .out.fd = -1, .err.fd = -1 };
 	if (init.pid < 0)
 		return yurt_fail(err, errno, "fork");
 	if (init.pid == 0) {
@@ -249,7 +249,7 @@ int yurt_run(const struct yurt_request *req, char *const *host_environ, struct y
 	}
 	if (setup_cgroups(&l, err) || yurt_container_plan(&l.c, err) ||
 	    yurt_container_serve(&l.c, err) ||
-	    yurt_ns_enter(l.c.plan.uid, l.c.plan.gid, req->pid_ns, err))
+	    yurt_ns_enter(l.c.plan.uid, l.c.plan.gid, false, err))
 		goto out;
 	if (req->pid_ns) {
 		status = run_in_pid_namespace(&l, err);

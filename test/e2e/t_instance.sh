@@ -176,8 +176,8 @@ test_stop_ends_exec_tasks_and_what_they_left() {
 	private_state stop
 	for mode in "" --pid; do
 		"$YURT" start $mode --name s "$T/bare.sqfs"
-		"$YURT" exec s sh -c 'sleep 97 & echo left'
-		"$YURT" exec s sh -c 'trap "echo got-TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done' > "$T/s.out" &
+		no_lsan "$YURT" exec s sh -c 'sleep 97 & echo left'
+		no_lsan "$YURT" exec s sh -c 'trap "echo got-TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done' > "$T/s.out" &
 		pid=$!
 		waits_for ready "$T/s.out"
 		expect_eq tasks 1 "$("$YURT" list | awk 'NR == 2 {print $5}')"
@@ -297,12 +297,12 @@ test_join_needs_the_same_container() {
 
 test_join_with_pid_namespace() {
 	private_state pid
-	"$YURT" run --join=k --pid "$T/bare.sqfs" sh -c 'echo ready; sleep 1' > "$T/p.out" &
+	no_lsan "$YURT" run --join=k --pid "$T/bare.sqfs" sh -c 'echo ready; sleep 1' > "$T/p.out" &
 	pid=$!
 	waits_for ready "$T/p.out"
 	# The other member's task is in the same PID namespace: visible, with
 	# the namespace's init (the holder's child) as pid 1.
-	out=$("$YURT" run --join=k --pid "$T/bare.sqfs" ps -o pid,args)
+	out=$(no_lsan "$YURT" run --join=k --pid "$T/bare.sqfs" ps -o pid,args)
 	grep -q '^ *1 .*--join=k --pid' <<<"$out" || fail "no init in: $out"
 	grep -q 'sleep 1' <<<"$out" || fail "the other member's task is not visible: $out"
 	wait $pid
