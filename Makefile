@@ -43,7 +43,7 @@ ifeq ($(PKG_LIBS),)
     $(error libraries not found by pkg-config ($(PKGS)): run 'make deps' (as root it installs them))
   endif
 endif
-.PHONY: all plugin deps demo check check-build check-unit bench install clean distclean FORCE
+.PHONY: all plugin deps demo check check-build check-unit bench bench-slurm install clean distclean FORCE
 
 # The flags stamp relinks bin/yurt whenever SANITIZE or CFLAGS change.
 $(BUILD)/flags: FORCE
@@ -85,8 +85,9 @@ demo:
 
 # As root, check prepares the machine as a site would (packages, a test user,
 # /dev/fuse 0666, a delegated cgroup) and runs user-facing tests as that user.
+# Only root can start the Slurm suite's daemons, so only root needs Slurm.
 check:
-	@test/deps.sh build test
+	@test/deps.sh build test $(if $(filter 0,$(shell id -u)),slurm)
 	@$(MAKE) --no-print-directory check-build
 	@test/check.sh $(BUILD) $(sysconfdir)
 
@@ -97,6 +98,9 @@ check-unit: $(UNIT_BINS)
 
 bench: bin/yurt
 	@test/bench/run.sh
+
+bench-slurm: bin/yurt plugin
+	@test/bench/slurm.sh
 
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(sysconfdir)/yurt

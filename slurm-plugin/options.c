@@ -54,42 +54,43 @@ static int replace(char **field, const char *arg, const char *option, struct yur
 	return 0;
 }
 
-/* Splits a comma-separated LIST into SV (emptied first), checking each item. */
-static int split_list(struct yurt_strv *sv, const char *list, const char *option,
-		      int (*check)(const char *item, const char *option, struct yurt_err *err),
+/* Splits a comma-separated LIST into SV (emptied first), checking each item.
+ * LABEL names it in errors: "--container-mounts", or plugstack's "mounts". */
+static int split_list(struct yurt_strv *sv, const char *list, const char *label,
+		      int (*check)(const char *item, const char *label, struct yurt_err *err),
 		      struct yurt_err *err)
 {
 	char *copy = strdup(list), *save = NULL;
 	if (!copy)
-		return yurt_fail(err, ENOMEM, "--%s", option);
+		return yurt_fail(err, ENOMEM, "%s", label);
 	yurt_strv_free(sv);
 	int rc = 0;
 	for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
-		if (check && check(item, option, err))
+		if (check && check(item, label, err))
 			rc = -1;
 		else if (yurt_strv_push(sv, item))
-			rc = yurt_fail(err, ENOMEM, "--%s", option);
+			rc = yurt_fail(err, ENOMEM, "%s", label);
 	}
 	if (!rc && !sv->n)
-		rc = yurt_fail(err, 0, "--%s: empty list", option);
+		rc = yurt_fail(err, 0, "%s: empty list", label);
 	free(copy);
 	return rc;
 }
 
 /* Syntax only: sources are resolved on the node, against the job's directory. */
-static int check_mount(const char *spec, const char *option, struct yurt_err *err)
+static int check_mount(const char *spec, const char *label, struct yurt_err *err)
 {
 	struct yurt_bind b;
 	if (yurt_bind_parse(&b, spec, "/", err))
-		return yurt_err_prefix(err, "--%s", option);
+		return yurt_err_prefix(err, "%s", label);
 	yurt_bind_free(&b);
 	return 0;
 }
 
-static int check_env_name(const char *name, const char *option, struct yurt_err *err)
+static int check_env_name(const char *name, const char *label, struct yurt_err *err)
 {
 	if (!*name || (name[0] >= '0' && name[0] <= '9') || strpbrk(name, "= \t\n"))
-		return yurt_fail(err, 0, "--%s: invalid variable name '%s'", option, name);
+		return yurt_fail(err, 0, "%s: invalid variable name '%s'", label, name);
 	return 0;
 }
 
@@ -109,7 +110,9 @@ int yurt_spank_opt_set(struct yurt_spank_opts *o, enum yurt_spank_opt opt, const
 		       bool from_env, struct yurt_err *err)
 {
 	const struct yurt_spank_opt_info *info = &yurt_spank_opt_infos[opt];
+	char label[64];
 	bool on = true;
+	snprintf(label, sizeof label, "--%s", info->name);
 	if (from_env && o->given[opt])
 		return 0;
 	if (info->arginfo && (!arg || !*arg))
@@ -122,7 +125,7 @@ int yurt_spank_opt_set(struct yurt_spank_opts *o, enum yurt_spank_opt opt, const
 	case YURT_OPT_IMAGE:
 		return replace(&o->image, arg, info->name, err);
 	case YURT_OPT_MOUNTS:
-		return split_list(&o->mounts, arg, info->name, check_mount, err);
+		return split_list(&o->mounts, arg, label, check_mount, err);
 	case YURT_OPT_WORKDIR:
 		if (arg[0] != '/')
 			return yurt_fail(err, 0, "--%s %s: must be an absolute path", info->name, arg);
@@ -136,7 +139,7 @@ int yurt_spank_opt_set(struct yurt_spank_opts *o, enum yurt_spank_opt opt, const
 					 YURT_NAME_MAX - 22);
 		return replace(&o->name, arg, info->name, err);
 	case YURT_OPT_ENV:
-		return split_list(&o->env, arg, info->name, check_env_name, err);
+		return split_list(&o->env, arg, label, check_env_name, err);
 	case YURT_OPT_REMAP_ROOT: o->remap_root = on; return 0;
 	case YURT_OPT_WRITABLE: o->writable = on; return 0;
 	case YURT_OPT_SLURM: o->slurm = on; return 0;
@@ -178,24 +181,14 @@ int yurt_spank_opts_check(const struct yurt_spank_opts *o, struct yurt_err *err)
 {
 	if (yurt_spank_opts_active(o))
 		return 0;
-	/* Any other option without a container is a mistake worth stopping for. */
-	for (int i = 0; i < YURT_OPT_COUNT; i++) {
-		bool set = false;
-		switch (i) {
-		case YURT_OPT_MOUNTS: set = o->mounts.n; break;
-		case YURT_OPT_WORKDIR: set = o->workdir; break;
-		case YURT_OPT_ENV: set = o->env.n; break;
-		case YURT_OPT_REMAP_ROOT: set = o->remap_root; break;
-		case YURT_OPT_WRITABLE: set = o->writable; break;
-		case YURT_OPT_SLURM: set = o->slurm; break;
-		case YURT_OPT_MOUNT_HOME: case YURT_OPT_NO_MOUNT_HOME: set = o->given[i]; break;
-		}
-		if (set) {
-			yurt_fail(err, 0, "--%s needs --container-image (or --container-name)",
-				  yurt_spank_opt_infos[i].name);
-			return -1;
-		}
-	}
+	/* Any other option given without a container is a mistake worth
+	 * stopping for.  Not a twin: twins are defaults for the steps that have
+	 * a container, and an exported YURT_CONTAINER_MOUNTS must not fail every
+	 * plain srun of the job (the mount-home twins never did). */
+	for (int i = 0; i < YURT_OPT_COUNT; i++)
+		if (o->given[i])
+			return yurt_fail(err, 0, "--%s needs --container-image (or --container-name)",
+					 yurt_spank_opt_infos[i].name);
 	return 0;
 }
 
@@ -208,6 +201,7 @@ void yurt_spank_site_free(struct yurt_spank_site *s)
 {
 	free(s->yurt);
 	free(s->runtime_path);
+	free(s->plugin);
 	yurt_strv_free(&s->mounts);
 	yurt_strv_free(&s->allow_images);
 	yurt_spank_site_init(s);
@@ -242,15 +236,19 @@ int yurt_spank_site_parse(struct yurt_spank_site *s, int argc, char **argv, stru
 		} else if (KEY("allow_images")) {
 			/* ':' separates, as in PATH. */
 			char *copy = strdup(value), *save = NULL;
-			if (!copy)
-				return yurt_fail(err, ENOMEM, "allow_images");
+			int rc = copy ? 0 : yurt_fail(err, ENOMEM, "allow_images");
 			yurt_strv_free(&s->allow_images);
-			for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
-				if (check_absolute(d, "allow_images", err) || yurt_strv_push(&s->allow_images, d)) {
-					free(copy);
-					return err->msg[0] ? -1 : yurt_fail(err, ENOMEM, "allow_images");
-				}
+			for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d && !rc; d = strtok_r(NULL, ":", &save))
+				if (check_absolute(d, "allow_images", err))
+					rc = -1;
+				else if (yurt_strv_push(&s->allow_images, d))
+					rc = yurt_fail(err, ENOMEM, "allow_images");
 			free(copy);
+			/* An empty list must not read as "no policy". */
+			if (!rc && !s->allow_images.n)
+				rc = yurt_fail(err, 0, "plugstack.conf: allow_images is empty (leave it out to allow every image)");
+			if (rc)
+				return -1;
 		} else if (KEY("mount_home")) {
 			if (env_flag(value, "mount_home", &s->mount_home, err))
 				return yurt_err_prefix(err, "plugstack.conf");
@@ -333,9 +331,23 @@ static int push_all(struct yurt_strv *argv, struct yurt_err *err, ...)
 	return 0;
 }
 
+/* "-b PATH:PATH:ro": host file PATH at the same path inside, read-only.
+ * Only absolute paths without ':', which a bind spec cannot carry. */
+static int bind_same(struct yurt_strv *argv, const char *path, struct yurt_err *err)
+{
+	char *spec = NULL;
+	if (path[0] != '/' || strchr(path, ':'))
+		return 0;
+	if (asprintf(&spec, "%s:%s:ro", path, path) < 0)
+		return yurt_fail(err, ENOMEM, "yurt start");
+	int rc = push_all(argv, err, "-b", spec, (char *)NULL);
+	free(spec);
+	return rc;
+}
+
 int yurt_spank_start_argv(struct yurt_strv *argv, const struct yurt_spank_opts *o,
 			  const struct yurt_spank_site *s, const char *name, const char *workdir,
-			  struct yurt_err *err)
+			  const char *script, struct yurt_err *err)
 {
 	bool home = o->mount_home < 0 ? s->mount_home : o->mount_home;
 	/* --clean-env: the tasks keep the job's environment; the instance's
@@ -348,6 +360,14 @@ int yurt_spank_start_argv(struct yurt_strv *argv, const struct yurt_spank_opts *
 		for (size_t i = 0; i < lists[l]->n; i++)
 			if (push_all(argv, err, "-b", lists[l]->v[i], (char *)NULL))
 				return -1;
+	/* Files the container needs from the host, last so that no mount of
+	 * the user's hides them.  This plugin's: Slurm's commands inside read
+	 * the configuration --slurm brings in, whose plugstack.conf requires
+	 * it, and without it they refuse to run (the image's Slurm lacks it).
+	 * The batch script: slurmstepd execs it from slurmd's spool. */
+	if ((o->slurm && s->plugin && bind_same(argv, s->plugin, err)) ||
+	    (script && bind_same(argv, script, err)))
+		return -1;
 	if ((workdir && push_all(argv, err, "-w", workdir, (char *)NULL)) ||
 	    (!home && push_all(argv, err, "--no-home", (char *)NULL)) ||
 	    (o->remap_root && push_all(argv, err, "--root", (char *)NULL)) ||

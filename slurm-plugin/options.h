@@ -49,6 +49,10 @@ struct yurt_spank_site {
 	struct yurt_strv allow_images;
 	bool mount_home;
 	char *runtime_path;
+	/* Not an argument: this plugin's file as Slurm loaded it (absolute),
+	 * which --container-slurm brings into the container, since the Slurm
+	 * configuration it brings in names it (plugstack.conf). */
+	char *plugin;
 };
 
 void yurt_spank_opts_init(struct yurt_spank_opts *o);
@@ -83,10 +87,12 @@ char *yurt_spank_default_workdir(const struct yurt_spank_opts *o, const struct y
 				 const char *cwd, const char *home);
 
 /* The argv of `yurt start` that makes the container (NULL-terminated, in
- * ARGV, which the caller frees with yurt_strv_free). */
+ * ARGV, which the caller frees with yurt_strv_free).  SCRIPT: the batch
+ * step's script, in slurmd's spool, bound in where slurmstepd runs it
+ * (NULL for other steps). */
 int yurt_spank_start_argv(struct yurt_strv *argv, const struct yurt_spank_opts *o,
 			  const struct yurt_spank_site *s, const char *name, const char *workdir,
-			  struct yurt_err *err);
+			  const char *script, struct yurt_err *err);
 
 /* Whether the image's value of NAME may replace the job's in a task:
  * not for --container-env names, nor for the variables the plugin sets. */

@@ -19,10 +19,10 @@ $(SPANK_SO): $(SPANK_OBJS) $(LIB) slurm-plugin/yurt-spank.map build/linked
 	$(CC) $(ALL_LDFLAGS) -shared -Wl,--version-script=slurm-plugin/yurt-spank.map \
 		-o $@ $(SPANK_OBJS) $(LIB) $(PKG_LIBS)
 
-# The unit test of the option parser links options.o besides libyurt.
+# The unit test of the option parser links options.o, before libyurt, which it uses.
 $(BUILD)/unit/test_spank_options: $(BUILD)/slurm-plugin/options.o
 $(BUILD)/unit/test_spank_options: ALL_CFLAGS += -Islurm-plugin
-$(BUILD)/unit/test_spank_options: LIB += $(BUILD)/slurm-plugin/options.o
+$(BUILD)/unit/test_spank_options: LIB := $(BUILD)/slurm-plugin/options.o $(LIB)
 
 ifneq ($(SPANK_H),)
 plugin: $(SPANK_SO)

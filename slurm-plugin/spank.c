@@ -1,6 +1,7 @@
 /* The SPANK entry points: each hands its context's work to the file that
  * does it.  Options are registered in every context, so that srun, salloc
  * and sbatch check them before submission and slurmstepd receives them. */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,16 @@ static const char *job_getenv(const char *name, void *data)
 	return spank_getenv(data, name, buf, sizeof buf) == ESPANK_SUCCESS ? buf : NULL;
 }
 
+/* This plugin's file, as Slurm named it when it loaded it (plugstack.conf's
+ * path, or one under PluginDir): NULL when not absolute. */
+static char *plugin_path(void)
+{
+	Dl_info info;
+	if (!dladdr((void *)&yurt_site, &info) || !info.dli_fname || info.dli_fname[0] != '/')
+		return NULL;
+	return strdup(info.dli_fname);
+}
+
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
 	struct yurt_err err;
@@ -54,6 +65,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 		yurt_spank_report(&err);
 		return -1;
 	}
+	yurt_site.plugin = plugin_path();
 	/* The prolog and epilog see no options. */
 	if (ctx != S_CTX_LOCAL && ctx != S_CTX_REMOTE && ctx != S_CTX_ALLOCATOR)
 		return 0;

@@ -335,8 +335,17 @@ int yurt_stepd_user_init(spank_t sp)
 	}
 	workdir = yurt_opts.workdir ? strdup(yurt_opts.workdir)
 		: yurt_spank_default_workdir(&yurt_opts, &yurt_site, job.job_cwd, job.home);
+	/* The batch step's task is its script, which slurmd wrote in its spool:
+	 * no image has it, so the container gets it where slurmstepd execs it. */
+	const char *script = NULL;
+	if (job.step == SLURM_BATCH_SCRIPT) {
+		int argc = 0;
+		char **args = NULL;
+		if (spank_get_item(sp, S_JOB_ARGV, &argc, &args) == ESPANK_SUCCESS && argc > 0 && args)
+			script = args[0];
+	}
 	struct yurt_strv argv = { 0 };
-	if (yurt_spank_start_argv(&argv, &yurt_opts, &yurt_site, job.name, workdir, &err)) {
+	if (yurt_spank_start_argv(&argv, &yurt_opts, &yurt_site, job.name, workdir, script, &err)) {
 		yurt_strv_free(&argv);
 		goto fail;
 	}

@@ -1,22 +1,27 @@
 #!/bin/bash
 # `make check`: unit tests, then end-to-end tests of bin/yurt as an
-# unprivileged user.  As root it first prepares the machine the way a real
-# site is (packages, a test user, /dev/fuse 0666, a delegated cgroup) and runs
-# everything user-facing as that user, never as root.
+# unprivileged user.  As root (packages are installed by make check first) it
+# prepares the machine the way a real site is (a test user, /dev/fuse 0666, a
+# delegated cgroup), runs everything user-facing as that user, never as root,
+# and then the Slurm suite on a throw-away cluster of its own.
 set -euo pipefail
 build=${1:?usage: check.sh BUILD_DIR [SYSCONFDIR]}
 sysconfdir=${2:-/usr/local/etc}
 top=$(cd "$(dirname "$0")/.." && pwd)
 user=${YURT_TEST_USER:-yurttest}
 
-# Runs the suites with "$@" in front (runuser...) and sums them up last.
+log=$(mktemp)
+status=0
+# Runs the user-facing suites with "$@" in front (runuser...).
 run_suites() {
-	local unit_dir=$1 yurt=$2 test_dir=$3 log status=0
+	local unit_dir=$1 yurt=$2 test_dir=$3
 	shift 3
-	log=$(mktemp)
 	"$@" "$test_dir/run-unit.sh" "$unit_dir" | tee -a "$log" || status=1
 	"$@" "$test_dir/e2e/run.sh" "$yurt" | tee -a "$log" || status=1
-	sed -n 's/^\(unit\|e2e\): \([0-9]*\) passed, \([0-9]*\) failed$/\2 \3/p' "$log" |
+}
+# Sums up every suite's last line.
+summary() {
+	sed -n 's/^\(unit\|e2e\|slurm\): \([0-9]*\) passed, \([0-9]*\) failed$/\2 \3/p' "$log" |
 		awk '{p+=$1; f+=$2} END {printf "check: %d passed, %d failed\n", p, f}'
 	rm -f "$log"
 	return $status
@@ -24,10 +29,11 @@ run_suites() {
 
 if [ "$(id -u)" -ne 0 ]; then
 	run_suites "$top/$build/unit" "$top/bin/yurt" "$top/test"
+	echo "slurm: skipped (it starts its own Slurm and MUNGE daemons: run make check as root)"
+	summary
 	exit
 fi
 
-"$top/test/deps.sh" build test
 id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 chmod 666 /dev/fuse
 # The checkout may sit where the test user cannot read (/root): test a copy.
@@ -68,3 +74,11 @@ fi
 run_suites "$work/unit" "$work/bin/yurt" "$work/test" \
 	"${as_user[@]}" env -i HOME="$home" USER="$user" LOGNAME="$user" \
 	PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb YURT_TEST_CGROUP="$cgroup_dir" YURT_TEST_SITE="$site_env"
+# What only root can set up: a second user, who must not reach the first's instances.
+"$work/test/e2e/cross_user.sh" "$work/bin/yurt" "$user" "${user}2" | tee -a "$log" || status=1
+# The site file was for the suites above: the Slurm suite sets its own policy.
+[ -z "$site_env" ] || rm -f "$site_conf"
+# A real Slurm cluster of its own, loading the plugin just built; jobs are
+# submitted as another unprivileged user.
+"$top/test/slurm/run.sh" | tee -a "$log" || status=1
+summary

@@ -8,7 +8,7 @@ declare -A sets=(
 	[build]="gcc make pkg-config autoconf libsquashfuse-dev libfuse3-dev libcap-dev libhwloc-dev libmunge-dev libcriterion-dev libdeflate-dev"
 	[test]="squashfs-tools busybox-static util-linux procps fuse3 hwloc"
 	[bench]="charliecloud hyperfine debootstrap bubblewrap"
-	[slurm]="slurm-wlm slurm-client libslurm-dev munge mpich libmpich-dev"
+	[slurm]="munge slurmctld slurmd slurm-client slurm-wlm-basic-plugins libslurm-dev mpich libmpich-dev"
 )
 wanted=()
 for set in "${@:-build test}"; do

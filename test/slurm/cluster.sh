@@ -92,7 +92,7 @@ check_prereqs() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root (slurmd and munged need it)"
 	local b
 	for b in munged mungekey slurmctld slurmd srun sinfo scontrol; do
-		command -v "$b" >/dev/null || die "$b not found; run test/slurm/deps.sh"
+		command -v "$b" >/dev/null || die "$b not found; run test/deps.sh slurm (as root)"
 	done
 	if ! [[ $NODES =~ ^[0-9]+$ ]] || ((NODES < 2)); then
 		die "YURT_SLURM_NODES must be 2 or more"

@@ -15,22 +15,30 @@ ROOT=$(cd "$HERE/../.." && pwd)
 export YURT_TEST_USER=${YURT_TEST_USER:-yurtslurm}
 export YURT_SLURM_IMAGE=${YURT_SLURM_IMAGE:-/var/tmp/yurt-slurm-image}
 # A directory and ports of our own, not the default cluster others may run.
-export YURT_SLURM_DIR=${YURT_SLURM_DIR:-/tmp/yurt-slurm-spank}
+# Not under /tmp or a home, which every container sees: as at a site
+# (/etc/slurm, /run/munge, /var/spool/slurmd), Slurm's configuration, MUNGE's
+# socket and slurmd's spool are out of the containers' sight unless the
+# plugin brings them in (--container-slurm, the batch script).
+export YURT_SLURM_DIR=${YURT_SLURM_DIR:-/var/tmp/yurt-slurm-spank}
 export YURT_SLURM_PORT=${YURT_SLURM_PORT:-17917}
 export YURT_SLURM_RUNTIME=$YURT_SLURM_DIR/yurt-run
-export YURT_SPANK_PLUGIN=$ROOT/slurm-plugin/yurt.so
-export YURT_SPANK_ARGS="yurt=$ROOT/bin/yurt runtime_path=$YURT_SLURM_RUNTIME/%n allow_images=$(dirname "$YURT_SLURM_IMAGE")"
+# The checkout may sit where the test user cannot read (/root), but srun loads
+# the plugin as the user and slurmstepd runs yurt as the user: test copies.
+BIN=$(mktemp -d /var/tmp/yurt-slurm-bin.XXXXXX)
+cleanup() {
+	"$HERE/cluster.sh" stop >/dev/null 2>&1
+	rm -rf -- "${YURT_SLURM_WORK:-}" "$BIN"
+}
+trap cleanup EXIT
+cp "$ROOT/bin/yurt" "$ROOT/slurm-plugin/yurt.so" "$BIN/" && chmod 755 "$BIN" || exit 2
+export YURT_SPANK_PLUGIN=$BIN/yurt.so
+export YURT_SPANK_ARGS="yurt=$BIN/yurt runtime_path=$YURT_SLURM_RUNTIME/%n allow_images=$(dirname "$YURT_SLURM_IMAGE")"
 
 id "$YURT_TEST_USER" >/dev/null 2>&1 || useradd -m "$YURT_TEST_USER"
-"$HERE/image.sh" "$YURT_SLURM_IMAGE" || { echo "run.sh: cannot make the test image" >&2; exit 2; }
+"$HERE/image.sh" "$YURT_SLURM_IMAGE" "$YURT_TEST_USER" || { echo "run.sh: cannot make the test image" >&2; exit 2; }
 home=$(getent passwd "$YURT_TEST_USER" | cut -d: -f6)
 export YURT_SLURM_WORK=$(runuser -u "$YURT_TEST_USER" -- mktemp -d "$home/yurt-slurm-test.XXXXXX")
 
-cleanup() {
-	"$HERE/cluster.sh" stop >/dev/null 2>&1
-	rm -rf -- "$YURT_SLURM_WORK"
-}
-trap cleanup EXIT
 eval "$("$HERE/cluster.sh" start)" || { echo "run.sh: the cluster did not come up" >&2; exit 2; }
 
 passed=0 failed=0

@@ -33,6 +33,8 @@ check "image env wins, --container-env names win over it, Slurm's kept" grep -qE
 
 out=$(as_user timeout 60 srun -n1 "$I" sh -c 'touch /scratch/yurt-w && echo W' 2>&1)
 check "image read-only without --container-writable" test "$out" != W
+# /scratch is the user's (image.sh), as in an image the user built: the
+# overlay can copy up only what a uid the container maps owns.
 out=$(as_user timeout 60 srun -n1 "$I" --container-writable sh -c 'touch /scratch/yurt-w && echo W' 2>&1)
 check "--container-writable" test "$out" = W
 check "writes stayed out of the image" test ! -e "$IMAGE/scratch/yurt-w"
@@ -43,6 +45,15 @@ out=$(YURT_CONTAINER_REMAP_ROOT=1 as_user timeout 60 srun -n1 "$I" id -u 2>&1)
 check "YURT_CONTAINER_REMAP_ROOT twin" test "$out" = 0
 out=$(as_user timeout 60 srun -n1 "$I" id -u 2>&1)
 check "the user's uid without it" test "$out" = "$(id -u "$TEST_USER")"
+# With both, the user's files are root's inside and root changes them.  The
+# root-owned files of a directory image are host root's, a uid no container
+# maps: they stay unchangeable (yurt(1)); an image's own root-owned files
+# (SquashFS) are changeable, checked in t_sqfs.sh.
+out=$(as_user timeout 60 srun -n1 "$I" --container-remap-root --container-writable \
+	sh -c 'touch /scratch/yurt-r && stat -c %u /scratch/yurt-r; if touch /etc/yurt-w 2>/dev/null; then echo W; fi' 2>&1)
+show "$out"
+check "--container-remap-root --container-writable: root changes the user's directory, not host root's" test "$out" = 0
+check "writes stayed out of the image" test ! -e "$IMAGE/scratch/yurt-r" -a ! -e "$IMAGE/etc/yurt-w"
 
 out=$(as_user timeout 60 srun -N1 -n2 --cpu-bind=cores "$I" grep Cpus_allowed_list /proc/self/status 2>&1)
 ref=$(as_user timeout 60 srun -N1 -n2 --cpu-bind=cores grep Cpus_allowed_list /proc/self/status 2>&1)

@@ -16,6 +16,11 @@ check "contradicting home options refused" test $rc -ne 0 -a -n "$(grep 'contrad
 err=$(as_user timeout 30 sbatch "$I" --container-mounts=/x:/y:bad --wrap true 2>&1); rc=$?
 check "sbatch refuses a malformed mount before submission" test $rc -ne 0 -a -n "$(grep 'yurt: error:' <<<"$err")"
 check "nothing was submitted for the refused ones" test "$(squeue -h -o %i | sort)" = "$before"
+# Twins are defaults for the steps that have a container: exported, they do
+# not fail the job's plain steps.
+err=$(YURT_CONTAINER_MOUNTS=/tmp:/x YURT_CONTAINER_WRITABLE=1 as_user timeout 30 srun -n1 true 2>&1); rc=$?
+[[ -z $err ]] || show "$err"
+check "twins without an image leave a plain srun alone" test $rc -eq 0 -a -z "$err"
 
 # one_line RC OUTPUT PATTERN: the step failed, saying PATTERN in exactly one
 # "yurt: error:" line at the start of the user's stderr.
