@@ -15,7 +15,7 @@ $(BUILD)/slurm-plugin/%.o: slurm-plugin/%.c $(wildcard slurm-plugin/*.h) $(wildc
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SPANK_CFLAGS) -c -o $@ $<
 
-$(SPANK_SO): $(SPANK_OBJS) $(LIB) slurm-plugin/yurt-spank.map build/linked
+$(SPANK_SO): $(SPANK_OBJS) $(LIB) slurm-plugin/yurt-spank.map
 	$(CC) $(ALL_LDFLAGS) -shared -Wl,--version-script=slurm-plugin/yurt-spank.map \
 		-o $@ $(SPANK_OBJS) $(LIB) $(PKG_LIBS)
 
@@ -24,12 +24,20 @@ $(BUILD)/unit/test_spank_options: $(BUILD)/slurm-plugin/options.o
 $(BUILD)/unit/test_spank_options: ALL_CFLAGS += -Islurm-plugin
 $(BUILD)/unit/test_spank_options: LIB := $(BUILD)/slurm-plugin/options.o $(LIB)
 
-ifneq ($(SPANK_H),)
-plugin: $(SPANK_SO)
-PLUGIN_INSTALL = install -d $(DESTDIR)$(SLURM_PLUGINDIR) && \
-	install -m 0755 $(SPANK_SO) $(DESTDIR)$(SLURM_PLUGINDIR)/yurt.so
-else
+ifeq ($(SPANK_H),)
 plugin:
 	@echo "slurm-plugin: /usr/include/slurm/spank.h not found; the SPANK plugin is not built"
 PLUGIN_INSTALL :=
+else
+ifeq ($(SANITIZE),1)
+# srun and slurmstepd load the plugin, and they are not built with ASan, whose
+# runtime must come first: the plugin is always the plain build (the yurt it
+# runs is the sanitized one).
+plugin:
+	@$(MAKE) --no-print-directory SANITIZE= plugin
+else
+plugin: $(SPANK_SO)
+endif
+PLUGIN_INSTALL = install -d $(DESTDIR)$(SLURM_PLUGINDIR) && \
+	install -m 0755 $(SPANK_SO) $(DESTDIR)$(SLURM_PLUGINDIR)/yurt.so
 endif

@@ -42,7 +42,8 @@ export YURT_SLURM_DIR=/tmp/yurt-slurm-bench YURT_SLURM_PORT=18117
 export YURT_SPANK_PLUGIN=$res/bin/yurt.so
 export YURT_SPANK_ARGS="yurt=$Y runtime_path=$YURT_SLURM_DIR/yurt-run/%n"
 trap '"$top/test/slurm/cluster.sh" stop >/dev/null 2>&1' EXIT
-eval "$("$top/test/slurm/cluster.sh" start)" || die "the cluster did not come up"
+exports=$("$top/test/slurm/cluster.sh" start) || die "the cluster did not come up"
+eval "$exports"
 
 declare -A cmd
 cmd[plain]="srun -N2 -n4 /bin/true"

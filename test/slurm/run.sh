@@ -39,7 +39,8 @@ id "$YURT_TEST_USER" >/dev/null 2>&1 || useradd -m "$YURT_TEST_USER"
 home=$(getent passwd "$YURT_TEST_USER" | cut -d: -f6)
 export YURT_SLURM_WORK=$(runuser -u "$YURT_TEST_USER" -- mktemp -d "$home/yurt-slurm-test.XXXXXX")
 
-eval "$("$HERE/cluster.sh" start)" || { echo "run.sh: the cluster did not come up" >&2; exit 2; }
+exports=$("$HERE/cluster.sh" start) || { echo "run.sh: the cluster did not come up" >&2; exit 2; }
+eval "$exports"
 
 passed=0 failed=0
 for t in "$HERE"/t_*.sh; do
