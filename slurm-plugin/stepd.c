@@ -169,8 +169,11 @@ static int run_as_user(char *const *argv, char *const *envp, const char *dir, bo
 	size_t len = 0;
 	ssize_t n;
 	while ((n = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && (len += (size_t)n) == sizeof out - 1)
-			len = 0;  /* keep the end, where the error is */
+		if (n > 0 && (len += (size_t)n) == sizeof out - 1) {
+			/* Full: keep the later half, where the error is. */
+			memmove(out, out + len / 2, len - len / 2);
+			len -= len / 2;
+		}
 	out[len] = '\0';
 	close(pipefd[0]);
 	int status;
@@ -179,12 +182,16 @@ static int run_as_user(char *const *argv, char *const *envp, const char *dir, bo
 			return yurt_fail(err, errno, "waitpid");
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (code) {
-		/* yurt's own line already begins "yurt: ". */
-		char *nl = strchr(out, '\n');
+		/* yurt's error line (the last, if warnings came first), else the
+		 * first line; the prefix is added again when it is reported. */
+		char *line = out;
+		for (char *e = out; (e = strstr(e, "yurt: error: ")); e += 13)
+			line = e + 13;
+		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
-		if (len)
-			yurt_fail(err, 0, "%s", strncmp(out, "yurt: error: ", 13) ? out : out + 13);
+		if (*line)
+			yurt_fail(err, 0, "%s", line);
 		else
 			yurt_fail(err, 0, "%s exited with status %d", argv ? argv[0] : "check", code);
 	}
