@@ -38,7 +38,7 @@ Y=$res/bin/yurt
 img=$cache/debian-numpy/debian-numpy
 chmod -R a+rX "$cache" && chown -R "$user:" "$res"
 
-export YURT_SLURM_DIR=/tmp/yurt-slurm-bench YURT_SLURM_PORT=18117
+export YURT_SLURM_DIR=/var/tmp/yurt-slurm-bench YURT_SLURM_PORT=18117
 export YURT_SPANK_PLUGIN=$res/bin/yurt.so
 export YURT_SPANK_ARGS="yurt=$Y runtime_path=$YURT_SLURM_DIR/yurt-run/%n"
 trap '"$top/test/slurm/cluster.sh" stop >/dev/null 2>&1' EXIT
