@@ -12,6 +12,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
+#include "file.h"
 #include "log.h"
 
 int yurt_cgroup_mode_parse(enum yurt_cgroup_mode *mode, const char *arg, struct yurt_err *err)
@@ -73,21 +74,6 @@ static int read_file(const char *path, char **out, struct yurt_err *err)
 		len--;
 	buf[len] = '\0';
 	*out = yurt_steal_ptr(buf);
-	return 0;
-}
-
-/* One write(2), as cgroupfs takes one value per write. */
-static int write_file(const char *path, const char *value, struct yurt_err *err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return yurt_fail(err, errno, "cannot open %s", path);
-	size_t len = strlen(value);
-	ssize_t n = write(fd, value, len);
-	if (n < 0)
-		return yurt_fail(err, errno, "cannot write \"%s\" to %s", value, path);
-	if ((size_t)n != len)
-		return yurt_fail(err, EIO, "cannot write \"%s\" to %s: short write", value, path);
 	return 0;
 }
 
@@ -507,7 +493,7 @@ static void revert(struct yurt_cgroup_job *job)
 		const struct yurt_cgroup_op *op = &job->ops[--job->ndone];
 		if (!op->value && rmdir(op->path) < 0)
 			yurt_warn("cannot remove cgroup %s: %s", op->path, strerror(errno));
-		else if (op->undo_path && write_file(op->undo_path, op->undo_value, &err) < 0)
+		else if (op->undo_path && yurt_file_write(op->undo_path, O_TRUNC, 0, op->undo_value, &err) < 0)
 			yurt_warn("%s", yurt_err_text(&err, text, sizeof text));
 	}
 }
@@ -520,7 +506,7 @@ int yurt_cgroup_setup(struct yurt_cgroup_job *job, struct yurt_err *err)
 		int r;
 		if (op->value) {
 			yurt_debug("cgroup: %s < %s", op->path, op->value);
-			r = write_file(op->path, op->value, err);
+			r = yurt_file_write(op->path, O_TRUNC, 0, op->value, err);
 		} else {
 			yurt_debug("cgroup: mkdir %s", op->path);
 			r = mkdir(op->path, 0755) < 0 ? yurt_fail(err, errno, "cannot create cgroup %s", op->path) : 0;
@@ -546,7 +532,8 @@ int yurt_cgroup_task_configure(const struct yurt_cgroup_job *job, unsigned task,
                                const char *cpus, const char *mems, struct yurt_err *err)
 {
 	char path[PATH_MAX];
-	if (task_file(path, job, task, "cpuset.cpus", err) < 0 || write_file(path, cpus, err) < 0)
+	if (task_file(path, job, task, "cpuset.cpus", err) < 0 ||
+	    yurt_file_write(path, O_TRUNC, 0, cpus, err) < 0)
 		return -1;
 	/* v1 needs mems set, v2 inherits them. */
 	if (!mems)
@@ -555,7 +542,7 @@ int yurt_cgroup_task_configure(const struct yurt_cgroup_job *job, unsigned task,
 		return 0;
 	if (task_file(path, job, task, "cpuset.mems", err) < 0)
 		return -1;
-	return write_file(path, mems, err);
+	return yurt_file_write(path, O_TRUNC, 0, mems, err);
 }
 
 int yurt_cgroup_task_attach(const struct yurt_cgroup_job *job, unsigned task, pid_t pid,
@@ -565,7 +552,7 @@ int yurt_cgroup_task_attach(const struct yurt_cgroup_job *job, unsigned task, pi
 	snprintf(value, sizeof value, "%d", (int)pid);
 	if (task_file(path, job, task, "cgroup.procs", err) < 0)
 		return -1;
-	return write_file(path, value, err);
+	return yurt_file_write(path, O_TRUNC, 0, value, err);
 }
 
 void yurt_cgroup_teardown(struct yurt_cgroup_job *job)

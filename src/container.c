@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "env.h"
 #include "exec.h"
+#include "file.h"
 #include "image.h"
 #include "log.h"
 #include "munge.h"
@@ -106,13 +107,7 @@ static int write_stage_file(const char *name, const char *text, struct yurt_err 
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", YURT_STAGE_FILES, name);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return yurt_fail(err, errno, "create %s", path);
-	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len)
-		return yurt_fail(err, errno, "write %s", path);
-	return 0;
+	return yurt_file_write(path, O_CREAT | O_EXCL, 0644, text, err);
 }
 
 /* /etc/passwd and /etc/group that name the user inside, from the image's. */

@@ -9,19 +9,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "file.h"
 #include "log.h"
 #include "ns.h"
-
-static int write_file(const char *path, const char *text, struct yurt_err *err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return yurt_fail(err, errno, "open %s", path);
-	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len)
-		return yurt_fail(err, errno, "write %s", path);
-	return 0;
-}
 
 static void hint_userns(struct yurt_err *err)
 {
@@ -52,13 +42,13 @@ int yurt_ns_enter(uid_t uid, gid_t gid, bool pid_ns, struct yurt_err *err)
 		return -1;
 	}
 	/* An unprivileged process may write its gid_map only after giving up setgroups(2). */
-	if (write_file("/proc/self/setgroups", "deny", err))
+	if (yurt_file_write("/proc/self/setgroups", 0, 0, "deny", err))
 		return -1;
 	snprintf(map, sizeof map, "%u %u 1\n", uid, host_uid);
-	if (write_file("/proc/self/uid_map", map, err))
+	if (yurt_file_write("/proc/self/uid_map", 0, 0, map, err))
 		return -1;
 	snprintf(map, sizeof map, "%u %u 1\n", gid, host_gid);
-	if (write_file("/proc/self/gid_map", map, err))
+	if (yurt_file_write("/proc/self/gid_map", 0, 0, map, err))
 		return -1;
 	yurt_debug("user namespace: uid %u -> %u, gid %u -> %u", host_uid, uid, host_gid, gid);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
