@@ -79,6 +79,11 @@ run_suites "$work/unit" "$work/bin/yurt" "$work/test" \
 # The site file was for the suites above: the Slurm suite sets its own policy.
 [ -z "$site_env" ] || rm -f "$site_conf"
 # A real Slurm cluster of its own, loading the plugin just built; jobs are
-# submitted as another unprivileged user.
-"$top/test/slurm/run.sh" | tee -a "$log" || status=1
+# submitted as another unprivileged user.  Twice: with Slurm tracking and
+# binding tasks by process tree and affinity, and by cgroups, as most sites do.
+for plugins in "proctrack/linuxproc task/affinity" "proctrack/cgroup task/cgroup,task/affinity"; do
+	set -- $plugins
+	echo "# Slurm with $1 and $2"
+	YURT_SLURM_PROCTRACK=$1 YURT_SLURM_TASK=$2 "$top/test/slurm/run.sh" | tee -a "$log" || status=1
+done
 summary
