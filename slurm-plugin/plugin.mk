@@ -4,7 +4,10 @@
 # that loads it (srun, slurmstepd...), so it links no libslurm.  Installed into Slurm's plugin directory:
 # SLURM_PLUGINDIR from configure, else pkg-config's slurm, else Debian's.
 SPANK_H := $(firstword $(wildcard /usr/include/slurm/spank.h))
-SLURM_PLUGINDIR ?= $(or $(shell $(PKG_CONFIG) --variable=libdir slurm 2>/dev/null | sed 's|$$|/slurm|;/^\/slurm$$/d'),/usr/lib/x86_64-linux-gnu/slurm-wlm)
+# (configure writes SLURM_PLUGINDIR empty unless --with-slurm-plugindir.)
+ifeq ($(strip $(SLURM_PLUGINDIR)),)
+SLURM_PLUGINDIR := $(or $(shell $(PKG_CONFIG) --variable=libdir slurm 2>/dev/null | sed 's|$$|/slurm|;/^\/slurm$$/d'),/usr/lib/x86_64-linux-gnu/slurm-wlm)
+endif
 
 SPANK_SRCS := slurm-plugin/spank.c slurm-plugin/stepd.c slurm-plugin/options.c
 SPANK_OBJS := $(SPANK_SRCS:%.c=$(BUILD)/%.o)
