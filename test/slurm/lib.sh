@@ -8,8 +8,9 @@ RUNTIME=${YURT_SLURM_RUNTIME:?}
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-# as_user CMD...: in WORK, as the test user, with the cluster's SLURM_CONF.
-as_user() { (cd "$WORK" && runuser -u "$TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
+# as_user CMD...: in WORK, as the test user, with the cluster's SLURM_CONF and
+# the quiet srun of run.sh.
+as_user() { (cd "$WORK" && runuser -u "$TEST_USER" -- env SLURM_CONF="$SLURM_CONF" PATH="$WORK/bin:$PATH" "$@"); }
 # Output shown under the test's lines, for failures.
 show() { sed 's/^/# /' <<<"$1"; }
 job_state() { scontrol show job "$1" -o 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }

@@ -38,6 +38,12 @@ id "$YURT_TEST_USER" >/dev/null 2>&1 || useradd -m "$YURT_TEST_USER"
 "$HERE/image.sh" "$YURT_SLURM_IMAGE" "$YURT_TEST_USER" || { echo "run.sh: cannot make the test image" >&2; exit 2; }
 home=$(getent passwd "$YURT_TEST_USER" | cut -d: -f6)
 export YURT_SLURM_WORK=$(runuser -u "$YURT_TEST_USER" -- mktemp -d "$home/yurt-slurm-test.XXXXXX")
+# srun tells "job N queued and waiting for resources" while an earlier job
+# still completes; checks compare output, so the tests' srun is quiet (errors
+# still show).
+mkdir -p "$YURT_SLURM_WORK/bin"
+printf '#!/bin/sh\nexec %s --quiet "$@"\n' "$(command -v srun)" > "$YURT_SLURM_WORK/bin/srun"
+chmod 755 "$YURT_SLURM_WORK/bin" "$YURT_SLURM_WORK/bin/srun"
 
 exports=$("$HERE/cluster.sh" start) || { echo "run.sh: the cluster did not come up" >&2; exit 2; }
 eval "$exports"
