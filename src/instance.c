@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "daemon.h"
 #include "instance.h"
 #include "log.h"
 #include "ns.h"
@@ -494,22 +495,14 @@ static int make(const struct yurt_state_dir *dir, const char *name, int lock,
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return yurt_fail(err, errno, "socketpair");
 	_cleanup_close_ int ours = sv[0], theirs = sv[1];
-	pid_t child = fork();
-	if (child < 0)
+	int forked = yurt_fork_detached();
+	if (forked < 0)
 		return yurt_fail(err, errno, "fork");
-	if (child == 0) {
-		/* Forked twice, after setsid: the holder is no yurt's child, and
-		 * signals for the terminal's jobs (Ctrl-C, hangup) do not reach it. */
-		if (setsid() < 0 || (child = fork()) < 0)
-			_exit(YURT_EXIT_LAUNCH);
-		if (child > 0)
-			_exit(0);
+	if (forked == 0) {
 		h.report = yurt_steal_fd(theirs);
 		holder_main(&h);
 	}
 	close(yurt_steal_fd(theirs));
-	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-		;
 	struct setup_report r;
 	ssize_t n;
 	while ((n = recv(ours, &r, sizeof r, 0)) < 0 && errno == EINTR)

@@ -12,12 +12,12 @@
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libdeflate.h>
 
 #include "cleanup.h"
+#include "daemon.h"
 #include "log.h"
 #include "sqfs.h"
 
@@ -336,8 +336,8 @@ static int above_stdio(int fd)
 /* The server runs for the container's whole life in the host namespaces, so
  * it keeps nothing of the launcher's: not the terminal or pipes on 0-2 (else
  * `yurt run ... | cat` would not see end of file), not the cwd, not the
- * process group or session, which job-control signals (Ctrl-C, Ctrl-Z,
- * hangup) are sent to.  It ignores every signal a job may be sent; only
+ * session (yurt_fork_detached made it its own), to which job-control
+ * signals (Ctrl-C, Ctrl-Z, hangup) are sent.  It ignores every signal a job may be sent; only
  * SIGKILL and its own faults end it. */
 static void isolate(int *sock, int *launcher)
 {
@@ -352,7 +352,6 @@ static void isolate(int *sock, int *launcher)
 	close_range(lo + 1, hi - 1, 0);
 	close_range(hi + 1, ~0U, 0);
 
-	setsid();
 	if (chdir("/") < 0)
 		_exit(1);
 
@@ -524,25 +523,12 @@ int yurt_fuse_server_start(struct yurt_fuse_server **out, const struct yurt_imag
 		return yurt_fail(err, errno, "FUSE server: socketpair");
 	_cleanup_close_ int sock = sv[0], theirs = sv[1];
 
-	pid_t child = fork();
-	if (child < 0)
+	int forked = yurt_fork_detached();
+	if (forked < 0)
 		return yurt_fail(err, errno, "FUSE server: fork");
-	if (child == 0) {
-		/* Double fork: the server must not be a child of the launcher,
-		 * whose command would otherwise reap it or wait for it. */
-		pid_t server_pid = fork();
-		if (server_pid == 0)
-			serve(theirs, self, img->path);
-		if (server_pid < 0) {
-			struct yurt_err fork_err;
-			yurt_fail(&fork_err, errno, "FUSE server: fork");
-			send_reply(theirs, &fork_err, -1);
-		}
-		_exit(0);
-	}
+	if (forked == 0)
+		serve(theirs, self, img->path);
 	close(yurt_steal_fd(theirs));   /* so that the server's exit reads as end of file */
-	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-		;
 
 	_cleanup_close_ int pidfd = -1;
 	if (recv_reply(sock, img->path, &reply, &pidfd, err) < 0) {

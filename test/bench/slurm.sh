@@ -78,10 +78,8 @@ done
 wait $step
 
 S=$res/samples
-median() {
-	[ -s "$S/$1.ms" ] && [ ! -e "$S/$1.fail" ] || return 0
-	sort -n "$S/$1.ms" | awk '{ v[NR] = $1 } END { printf "%.1f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+. "$here/stats.sh"
+median() { quant "$1" median; }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\\n\", $1 }" 2>/dev/null; }
 {
 	echo "### Slurm steps"
